@@ -1,0 +1,5 @@
+import sys
+
+from srm_keras.cli import main
+
+sys.exit(main())

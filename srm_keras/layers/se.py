@@ -1,0 +1,75 @@
+"""SE: squeeze-and-excitation."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+class SqueezeExcitation(keras.layers.Layer):
+    """Squeeze-and-Excitation (SE) channel recalibration.
+
+    Hu, Shen and Sun, "Squeeze-and-Excitation Networks", CVPR 2018.
+
+    Global average pooling, a bottleneck of two fully connected layers with biases
+    (``channels -> channels // reduction -> channels``, ReLU between), and a sigmoid gate that
+    rescales the input. Trainable parameters: ``2 * C * (C // r) + C // r + C``.
+
+    Args:
+        reduction: reduction ratio of the bottleneck; the hidden width is
+            ``max(channels // reduction, 1)``.
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Input shape: ``(batch, height, width, channels)``. Output shape: the same.
+    """
+
+    weight_decay_exempt = False
+
+    def __init__(self, reduction=16, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(reduction, int) or reduction < 1:
+            raise ValueError(
+                f"reduction must be a positive integer (the paper uses 16); "
+                f"received reduction={reduction!r}."
+            )
+        self.reduction = reduction
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                "SqueezeExcitation expects a 4D channels-last input with a known number of "
+                f"channels; received shape {input_shape}."
+            )
+        channels = input_shape[-1]
+        hidden = max(channels // self.reduction, 1)
+        self.squeeze_kernel = self.add_weight(
+            name="squeeze_kernel", shape=(channels, hidden), initializer="glorot_uniform"
+        )
+        self.squeeze_bias = self.add_weight(name="squeeze_bias", shape=(hidden,), initializer="zeros")
+        self.excite_kernel = self.add_weight(
+            name="excite_kernel", shape=(hidden, channels), initializer="glorot_uniform"
+        )
+        self.excite_bias = self.add_weight(
+            name="excite_bias", shape=(channels,), initializer="zeros"
+        )
+
+    def call(self, inputs):
+        squeezed = ops.mean(inputs, axis=(1, 2))  # (N, C)
+        hidden = ops.relu(ops.matmul(squeezed, self.squeeze_kernel) + self.squeeze_bias)
+        gate = ops.sigmoid(ops.matmul(hidden, self.excite_kernel) + self.excite_bias)
+        return inputs * gate[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def macs(self, input_shape) -> int:
+        """Analytic per-sample multiply-accumulates: pooling, both dense layers, product."""
+        _, height, width, channels = input_shape
+        hidden = max(channels // self.reduction, 1)
+        return 2 * height * width * channels + 2 * channels * hidden
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(reduction=self.reduction)
+        return config

@@ -1,0 +1,105 @@
+"""SRM: the style-based recalibration module."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+class StyleRecalibration(keras.layers.Layer):
+    """Style-based Recalibration Module (SRM).
+
+    Lee, Kim and Nam, "SRM: A Style-based Recalibration Module for Convolutional Neural
+    Networks", ICCV 2019 (arXiv:1903.10829).
+
+    For every sample and channel the layer pools two style statistics, the mean and the standard
+    deviation over the spatial positions, mixes them with a channel-wise fully connected layer
+    (CFC: one weight per statistic and channel, no bias, zero-initialised), batch-normalises the
+    result, and rescales the input by its sigmoid. Because the CFC starts at zero every gate is
+    exactly 0.5 at initialisation. Trainable parameters: ``4 * channels``.
+
+    The statistics are computed in float32 whatever the layer's dtype policy, since squares of
+    float16 activations overflow; the gate is cast back to the input's dtype before the product.
+
+    Args:
+        ddof: delta degrees of freedom of the variance: 1 (default) is the unbiased estimate of
+            the official release, 0 the population variance of the paper's equation. The divisor
+            is clamped to at least 1, so a 1x1 feature map gives a zero variance, never NaN.
+        epsilon: added to the variance inside the square root.
+        momentum: momentum of the batch normalisation's moving statistics (Keras convention:
+            0.9 equals PyTorch's 0.1).
+        bn_epsilon: epsilon of the batch normalisation.
+        **kwargs: standard ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
+
+    Input shape: ``(batch, height, width, channels)``. Output shape: the same.
+    """
+
+    #: The official training script applies no weight decay to SRM parameters.
+    weight_decay_exempt = True
+
+    def __init__(self, ddof=1, epsilon=1e-5, momentum=0.9, bn_epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        if ddof not in (0, 1):
+            raise ValueError(
+                f"ddof must be 1 (unbiased variance, the official release) or 0 "
+                f"(population variance); received ddof={ddof!r}."
+            )
+        if epsilon <= 0:
+            raise ValueError(f"epsilon must be positive; received epsilon={epsilon!r}.")
+        self.ddof = ddof
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.bn_epsilon = bn_epsilon
+        # The gate is computed in float32 (see the class docstring).
+        self.bn = keras.layers.BatchNormalization(
+            momentum=momentum, epsilon=bn_epsilon, dtype="float32", name="bn"
+        )
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                "StyleRecalibration expects a 4D channels-last input (batch, height, width, "
+                f"channels) with a known number of channels; received shape {input_shape}."
+            )
+        channels = input_shape[-1]
+        # (C, 2): column 0 weighs the mean, column 1 the standard deviation.
+        self.cfc = self.add_weight(
+            name="cfc", shape=(channels, 2), initializer="zeros", dtype="float32"
+        )
+        self.bn.build((None, channels))
+
+    def style_pool(self, inputs):
+        """Per-channel mean and standard deviation in float32, each of shape (N, C)."""
+        x = ops.cast(inputs, "float32")
+        spatial = ops.cast(ops.shape(x)[1] * ops.shape(x)[2], "float32")
+        mean = ops.mean(x, axis=(1, 2), keepdims=True)  # (N, 1, 1, C)
+        squares = ops.sum(ops.square(x - mean), axis=(1, 2))  # (N, C)
+        variance = squares / ops.maximum(spatial - self.ddof, 1.0)
+        std = ops.sqrt(variance + self.epsilon)
+        return ops.squeeze(mean, axis=(1, 2)), std
+
+    def call(self, inputs, training=None):
+        mean, std = self.style_pool(inputs)
+        z = mean * self.cfc[:, 0] + std * self.cfc[:, 1]  # (N, C)
+        gate = ops.sigmoid(self.bn(z, training=training))
+        gate = ops.cast(gate[:, None, None, :], inputs.dtype)
+        return inputs * gate
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def macs(self, input_shape) -> int:
+        """Analytic per-sample multiply-accumulates: mean, squares, product (4 per element)."""
+        _, height, width, channels = input_shape
+        return 4 * height * width * channels + 2 * channels
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            ddof=self.ddof,
+            epsilon=self.epsilon,
+            momentum=self.momentum,
+            bn_epsilon=self.bn_epsilon,
+        )
+        return config

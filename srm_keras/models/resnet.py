@@ -1,0 +1,181 @@
+"""The one ResNet builder: every depth and module of the zoo comes from here."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from srm_keras import layers as recalibration_layers
+from srm_keras.models import blocks
+from srm_keras.models.spec import ResNetSpec, get_spec
+
+STRIDE_PLACES = ("3x3", "1x1")
+SHORTCUTS = ("A", "B")
+POOLINGS = (None, "avg", "max")
+
+
+def resnet(
+    depth: int,
+    recalibration=None,
+    *,
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor=None,
+    input_shape: tuple[int | None, int | None, int] | None = None,
+    pooling: str | None = None,
+    classes: int | None = None,
+    classifier_activation: str | None = "softmax",
+    stride_on: str = "3x3",
+    shortcut: str | None = None,
+    recalibration_kwargs: dict | None = None,
+    name: str | None = None,
+) -> keras.Model:
+    """Build a ResNet, optionally with a recalibration module in every residual block.
+
+    Args:
+        depth: 18, 34, 50, 101 or 152 (ImageNet layout: 7x7 stem, max-pool, four stages) or
+            20, 32, 44, 56, 110 (CIFAR layout: 3x3 stem, three stages of basic blocks).
+        recalibration: a registered module name (``"srm"``, ``"se"``, ``"ge"``, ...; see
+            ``srm_keras.layers.names()``), a ``keras.layers.Layer`` subclass that takes ``name``
+            and infers its channels in ``build()``, or None for the plain network.
+        include_top: whether to end with global average pooling and the classifier.
+        weights: None (random initialisation) or the path of a local ``.weights.h5`` or
+            ``.keras`` file. Nothing is ever downloaded.
+        input_tensor: optional Keras tensor to use as the image input.
+        input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` for ImageNet
+            depths and ``(32, 32, 3)`` for CIFAR depths. Height and width may be None, except
+            with the global-extent GE module.
+        pooling: without the top, None (4D feature maps), ``"avg"`` or ``"max"`` (2D features).
+        classes: number of classes (default 1000 for ImageNet depths, 10 for CIFAR depths).
+        classifier_activation: activation of the ``predictions`` layer that follows the
+            ``logits`` Dense layer (computed in float32), or None to output the logits.
+        stride_on: where a bottleneck block downsamples: ``"3x3"`` (torchvision v1.5 and the
+            SRM release, default) or ``"1x1"`` (the original layout that the SE paper's FLOPs
+            describe).
+        shortcut: ``"A"`` (parameter-free padded identity) or ``"B"`` (1x1 conv + BN) where a
+            block changes shape; default A for CIFAR depths and B for ImageNet depths.
+        recalibration_kwargs: options for every recalibration module (e.g. ``{"ddof": 0}``
+            for SRM, ``{"reduction": 8}`` for SE).
+        name: the model's name (default e.g. ``"srm_resnet50"``).
+
+    Returns:
+        A functional ``keras.Model``. Layer names are hierarchical and stable
+        (``stem_conv``, ``stage3_block2_conv1``, ``stage3_block2_srm``, ``logits``).
+
+    Raises:
+        ValueError: for an unsupported depth, unknown module, bad argument or input too small.
+    """
+    spec = get_spec(depth)
+    factory = recalibration_layers.get(recalibration)
+    module_name = recalibration_layers.short_name(recalibration)
+    shortcut = _check_options(spec, stride_on, shortcut, pooling, weights, recalibration_kwargs)
+    if include_top:
+        classes = spec.default_classes if classes is None else classes
+        if not isinstance(classes, int) or isinstance(classes, bool) or classes <= 0:
+            raise ValueError(f"classes must be a positive integer; received classes={classes!r}.")
+
+    inputs, x = _image_input(spec, input_tensor, input_shape)
+    x = _stem(x, spec)
+    for stage, (count, width) in enumerate(zip(spec.blocks, spec.widths), start=1):
+        for index in range(1, count + 1):
+            strides = 2 if stage > 1 and index == 1 else 1
+            x = blocks.residual_block(
+                x,
+                spec.block,
+                width,
+                strides,
+                f"stage{stage}_block{index}",
+                recalibration=factory,
+                recalibration_name=module_name,
+                recalibration_kwargs=recalibration_kwargs,
+                stride_on=stride_on,
+                shortcut_kind=shortcut,
+            )
+
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.Dense(classes, name="logits")(x)
+        if classifier_activation is not None:
+            x = keras.layers.Activation(
+                classifier_activation, dtype="float32", name="predictions"
+            )(x)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+
+    if name is None:
+        name = f"{module_name}_resnet{depth}" if module_name else f"resnet{depth}"
+    model = keras.Model(inputs, x, name=name)
+    if weights is not None:
+        model.load_weights(os.fspath(weights))
+    return model
+
+
+def _check_options(spec, stride_on, shortcut, pooling, weights, recalibration_kwargs) -> str:
+    if stride_on not in STRIDE_PLACES:
+        raise ValueError(f"stride_on must be one of {STRIDE_PLACES}; received {stride_on!r}.")
+    if shortcut is None:
+        shortcut = "A" if spec.family == "cifar" else "B"
+    if shortcut not in SHORTCUTS:
+        raise ValueError(
+            f"shortcut must be 'A' (padded identity) or 'B' (1x1 conv + BN); received {shortcut!r}."
+        )
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be None, 'avg' or 'max'; received {pooling!r}.")
+    if recalibration_kwargs is not None and not isinstance(recalibration_kwargs, dict):
+        raise ValueError(
+            f"recalibration_kwargs must be a dict; received {type(recalibration_kwargs).__name__}."
+        )
+    if weights is not None:
+        if weights == "imagenet":
+            raise ValueError(
+                "srm_keras downloads no weights: pass weights=None, or the path of a local "
+                "weights file (.weights.h5 / .keras)."
+            )
+        if not os.path.isfile(os.fspath(weights)):
+            raise ValueError(f"weights file not found: {os.fspath(weights)!r}.")
+    return shortcut
+
+
+def _image_input(spec: ResNetSpec, input_tensor, input_shape):
+    """The model input and the tensor the stem starts from."""
+    if input_shape is None:
+        if input_tensor is not None:
+            input_shape = tuple(input_tensor.shape[1:])
+        else:
+            input_shape = spec.default_input_shape
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or input_shape[-1] is None:
+        raise ValueError(
+            "input_shape must be (height, width, channels) with known channels; "
+            f"received {input_shape}."
+        )
+    smallest = spec.total_stride
+    for side in input_shape[:2]:
+        if side is not None and side < smallest:
+            raise ValueError(
+                f"Input {input_shape[0]}x{input_shape[1]} is too small for a {spec.family} "
+                f"ResNet: each side must be at least {smallest} pixels (the network's total "
+                f"stride). Resize the images, e.g. input_shape=({smallest * 7}, {smallest * 7}, "
+                f"{input_shape[-1]})."
+            )
+    if input_tensor is None:
+        image = keras.Input(shape=input_shape, name="images")
+        return image, image
+    if not keras.backend.is_keras_tensor(input_tensor):
+        image = keras.Input(tensor=input_tensor, shape=input_shape, name="images")
+        return image, image
+    return keras.utils.get_source_inputs(input_tensor), input_tensor
+
+
+def _stem(x, spec: ResNetSpec):
+    if spec.family == "cifar":
+        x = blocks.conv_bn(x, spec.widths[0], 3, 1, "stem_conv", "stem_bn")
+        return keras.layers.ReLU(name="stem_relu")(x)
+    x = blocks.conv_bn(x, spec.widths[0], 7, 2, "stem_conv", "stem_bn")
+    x = keras.layers.ReLU(name="stem_relu")(x)
+    # Zero padding equals PyTorch's -inf padding here: the inputs are ReLU outputs.
+    x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)

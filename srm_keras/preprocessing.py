@@ -1,0 +1,34 @@
+"""The input convention of every srm_keras model.
+
+Models take RGB images normalised with the ImageNet mean and standard deviation of 0-1 pixel
+values, the convention of torchvision and of the SRM reference release. Data pipelines apply
+:func:`preprocess_input`; exported artifacts carry :func:`normalization_layer` so that clients
+send raw 0-255 pixels.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def preprocess_input(images):
+    """Normalise RGB pixels in 0-255 (any float or int dtype) to the models' input convention."""
+    images = ops.cast(images, "float32") / 255.0
+    mean = ops.convert_to_tensor(IMAGENET_MEAN, dtype="float32")
+    std = ops.convert_to_tensor(IMAGENET_STD, dtype="float32")
+    return (images - mean) / std
+
+
+def normalization_layer(name: str = "preprocess") -> keras.layers.Layer:
+    """A built-in Keras layer that maps 0-255 RGB pixels to the models' input convention.
+
+    It is a plain ``keras.layers.Normalization`` with fixed statistics, so it serialises without
+    custom objects and converts to builtin ops in SavedModel, TFLite and ONNX.
+    """
+    mean = [255.0 * m for m in IMAGENET_MEAN]
+    variance = [(255.0 * s) ** 2 for s in IMAGENET_STD]
+    return keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name=name)
