@@ -1,7 +1,7 @@
 """srm_keras: Style-based Recalibration (SRM), SE and Gather-Excite ResNets for Keras 3.
 
-    import srm_keras
-    model = srm_keras.SRMResNet50()
+import srm_keras
+model = srm_keras.SRMResNet50()
 """
 
 from srm_keras import layers, models

@@ -131,8 +131,12 @@ class GatherExcitation(keras.layers.Layer):
             self.gather_bns[0].build((None, channels))
         shape = (None, height, width, channels)
         for conv, bn in zip(self.gather_convs, self.gather_bns):
-            padded = (None, None if shape[1] is None else shape[1] + 2,
-                      None if shape[2] is None else shape[2] + 2, channels)
+            padded = (
+                None,
+                None if shape[1] is None else shape[1] + 2,
+                None if shape[2] is None else shape[2] + 2,
+                channels,
+            )
             conv.build(padded)
             shape = conv.compute_output_shape(padded)
             bn.build(shape)
@@ -159,7 +163,9 @@ class GatherExcitation(keras.layers.Layer):
         context = ops.sum(inputs * kernel, axis=(1, 2)) + self.gather_bias  # (N, C)
         context = self.gather_bns[0](context, training=training)
         if self.reduction is not None:
-            hidden = ops.relu(ops.matmul(ops.relu(context), self.squeeze_kernel) + self.squeeze_bias)
+            hidden = ops.relu(
+                ops.matmul(ops.relu(context), self.squeeze_kernel) + self.squeeze_bias
+            )
             context = ops.matmul(hidden, self.excite_kernel) + self.excite_bias
         return context
 

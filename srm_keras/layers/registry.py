@@ -70,7 +70,9 @@ def get(identifier) -> Callable[..., keras.layers.Layer] | None:
 
 def short_name(identifier) -> str | None:
     """The name a module gets inside a model: its registry key, or its class in snake case."""
-    if identifier is None or (isinstance(identifier, str) and identifier.lower() in ("none", "plain", "")):
+    if identifier is None or (
+        isinstance(identifier, str) and identifier.lower() in ("none", "plain", "")
+    ):
         return None
     if isinstance(identifier, str):
         get(identifier)  # validates

@@ -46,7 +46,9 @@ class SqueezeExcitation(keras.layers.Layer):
         self.squeeze_kernel = self.add_weight(
             name="squeeze_kernel", shape=(channels, hidden), initializer="glorot_uniform"
         )
-        self.squeeze_bias = self.add_weight(name="squeeze_bias", shape=(hidden,), initializer="zeros")
+        self.squeeze_bias = self.add_weight(
+            name="squeeze_bias", shape=(hidden,), initializer="zeros"
+        )
         self.excite_kernel = self.add_weight(
             name="excite_kernel", shape=(hidden, channels), initializer="glorot_uniform"
         )

@@ -65,7 +65,7 @@ class StyleRecalibration(keras.layers.Layer):
         channels = input_shape[-1]
         # (C, 2): column 0 weighs the mean, column 1 the standard deviation.
         self.cfc = self.add_weight(
-            name="cfc", shape=(channels, 2), initializer="zeros", dtype="float32"
+            name="cfc", shape=(channels, 2), initializer="zeros", dtype="float32", autocast=False
         )
         self.bn.build((None, channels))
 

@@ -31,8 +31,9 @@ def count_macs(model: keras.Model, input_shape: tuple[int, int, int] | None = No
         if isinstance(layer, keras.Model):
             total += count_macs(layer)
             continue
-        if not isinstance(layer, keras.layers.DepthwiseConv2D | keras.layers.Conv2D |
-                          keras.layers.Dense) and not hasattr(layer, "macs"):
+        if not isinstance(
+            layer, keras.layers.DepthwiseConv2D | keras.layers.Conv2D | keras.layers.Dense
+        ) and not hasattr(layer, "macs"):
             continue
         in_shape = tuple(layer.input.shape)
         if any(side is None for side in in_shape[1:]):

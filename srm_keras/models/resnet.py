@@ -97,9 +97,9 @@ def resnet(
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Dense(classes, name="logits")(x)
         if classifier_activation is not None:
-            x = keras.layers.Activation(
-                classifier_activation, dtype="float32", name="predictions"
-            )(x)
+            x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(
+                x
+            )
     elif pooling == "avg":
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":

@@ -1,9 +1,9 @@
 """The same checks for every registered recalibration module."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from srm_keras import layers
 
 SHAPE = (4, 6, 6, 16)
@@ -50,8 +50,9 @@ def test_keras_save_load_safe_mode(key, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(loaded.predict(_inputs(1), verbose=0),
-                               model.predict(_inputs(1), verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(_inputs(1), verbose=0), model.predict(_inputs(1), verbose=0), atol=1e-6
+    )
 
 
 def test_one_fit_step_changes_weights(key):

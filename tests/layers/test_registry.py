@@ -1,6 +1,6 @@
+import keras
 import pytest
 
-import keras
 from srm_keras import layers
 
 

@@ -1,9 +1,9 @@
 """SE and GE against SPEC §2-3, written out in NumPy."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from srm_keras.layers import GatherExcitation, SqueezeExcitation
 
 
@@ -33,8 +33,9 @@ def test_se_matches_reference_and_counts():
     layer = SqueezeExcitation()
     layer.build(X.shape)
     _randomise(layer)
-    hidden = np.maximum(X.mean(axis=(1, 2)) @ layer.squeeze_kernel.numpy()
-                        + layer.squeeze_bias.numpy(), 0)
+    hidden = np.maximum(
+        X.mean(axis=(1, 2)) @ layer.squeeze_kernel.numpy() + layer.squeeze_bias.numpy(), 0
+    )
     gate = _sigmoid(hidden @ layer.excite_kernel.numpy() + layer.excite_bias.numpy())
     np.testing.assert_allclose(layer(X).numpy(), X * gate[:, None, None, :], rtol=1e-5, atol=1e-6)
     c, h = 32, 32 // 16
@@ -82,9 +83,17 @@ def test_ge_extent_reference_for_extent_two():
     _randomise(layer)
     kernel = layer.gather_convs[0].kernel.numpy()[..., 0]  # (3, 3, C)
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    context = np.stack([
-        np.stack([(padded[0, 2 * i:2 * i + 3, 2 * j:2 * j + 3] * kernel).sum(axis=(0, 1))
-                  for j in range(2)]) for i in range(2)])
+    context = np.stack(
+        [
+            np.stack(
+                [
+                    (padded[0, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3] * kernel).sum(axis=(0, 1))
+                    for j in range(2)
+                ]
+            )
+            for i in range(2)
+        ]
+    )
     context = _bn(context, layer.gather_bns[0])
     gate = _sigmoid(np.repeat(np.repeat(context, 2, axis=0), 2, axis=1))
     np.testing.assert_allclose(layer(x).numpy()[0], x[0] * gate, rtol=1e-4, atol=1e-5)
@@ -104,8 +113,12 @@ def test_ge_global_needs_static_size():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"extent": 3}, "power of two"), ({"extent": 8, "reduction": 16}, "reduction"),
-     ({"parametric": False, "reduction": 4}, "reduction"), ({"reduction": 0}, "positive")],
+    [
+        ({"extent": 3}, "power of two"),
+        ({"extent": 8, "reduction": 16}, "reduction"),
+        ({"parametric": False, "reduction": 4}, "reduction"),
+        ({"reduction": 0}, "positive"),
+    ],
 )
 def test_ge_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -1,9 +1,9 @@
 """SRM against SPEC §1, written out in NumPy."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from srm_keras.layers import StyleRecalibration
 
 
@@ -37,8 +37,13 @@ def test_matches_numpy_reference(ddof, shape):
     _randomise(layer, rng)
     bn = layer.bn
     expected = _reference(
-        x, layer.cfc.numpy(), bn.gamma.numpy(), bn.beta.numpy(),
-        bn.moving_mean.numpy(), bn.moving_variance.numpy(), ddof=ddof,
+        x,
+        layer.cfc.numpy(),
+        bn.gamma.numpy(),
+        bn.beta.numpy(),
+        bn.moving_mean.numpy(),
+        bn.moving_variance.numpy(),
+        ddof=ddof,
     )
     np.testing.assert_allclose(layer(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)
 

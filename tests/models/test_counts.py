@@ -6,10 +6,18 @@ import srm_keras
 
 # SPEC §6, ImageNet, 1000 classes.
 IMAGENET_PARAMS = {
-    "resnet50": 25_557_032, "resnet101": 44_549_160, "resnet152": 60_192_808,
-    "se_resnet50": 28_088_024, "se_resnet101": 49_326_872, "se_resnet152": 66_821_848,
-    "ge_resnet50": 31_121_704, "ge_resnet101": 53_578_024, "ge_resnet152": 73_482_536,
-    "srm_resnet50": 25_617_448, "srm_resnet101": 44_679_208, "srm_resnet152": 60_384_296,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "se_resnet50": 28_088_024,
+    "se_resnet101": 49_326_872,
+    "se_resnet152": 66_821_848,
+    "ge_resnet50": 31_121_704,
+    "ge_resnet101": 53_578_024,
+    "ge_resnet152": 73_482_536,
+    "srm_resnet50": 25_617_448,
+    "srm_resnet101": 44_679_208,
+    "srm_resnet152": 60_384_296,
 }
 
 # SPEC §6, CIFAR, 10 classes: plain with option A / B, and what each module adds.
@@ -45,8 +53,8 @@ def test_cifar_trainable_parameters(depth):
 
 # SPEC §7: the paper's GFLOPs (MACs) at 224x224, stride on the 1x1 convolution.
 @pytest.mark.parametrize(
-    "name, gmacs", [("resnet50", 3.86), ("se_resnet50", 3.87), ("ge_resnet50", 3.87),
-                    ("srm_resnet50", 3.88)],
+    "name, gmacs",
+    [("resnet50", 3.86), ("se_resnet50", 3.87), ("ge_resnet50", 3.87), ("srm_resnet50", 3.88)],
 )
 def test_resnet50_macs_match_the_paper(name, gmacs):
     model = srm_keras.create_model(name, stride_on="1x1")
@@ -55,12 +63,20 @@ def test_resnet50_macs_match_the_paper(name, gmacs):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name, gmacs", [("resnet101", 7.58), ("se_resnet101", 7.60), ("ge_resnet101", 7.60),
-                    ("srm_resnet101", 7.62)],
+    "name, gmacs",
+    [("resnet101", 7.58), ("se_resnet101", 7.60), ("ge_resnet101", 7.60), ("srm_resnet101", 7.62)],
 )
 def test_resnet101_macs_within_a_hundredth(name, gmacs):
     model = srm_keras.create_model(name, stride_on="1x1")
-    assert abs(srm_keras.count_macs(model) / 1e9 - gmacs) <= 0.01
+    assert abs(round(srm_keras.count_macs(model) / 1e9, 2) - gmacs) <= 0.01 + 1e-9
+
+
+@pytest.mark.slow
+def test_resnet101_module_elements():
+    """SPEC §7: E = 8,931,328 for ResNet-101, so GE adds exactly 2E."""
+    plain = srm_keras.count_macs(srm_keras.ResNet101(stride_on="1x1"))
+    ge = srm_keras.count_macs(srm_keras.GEResNet101(stride_on="1x1"))
+    assert ge - plain == 2 * 8_931_328
 
 
 def test_module_macs_follow_the_per_element_rule():

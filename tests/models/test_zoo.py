@@ -1,9 +1,9 @@
 """Every depth x module builds; names, options and errors of the builders."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import srm_keras
 from srm_keras.models.spec import NAMED_MODULES, RESNETS
 
@@ -36,7 +36,7 @@ def test_forward_pass_is_a_distribution(module):
 
 
 def test_named_constructors_cover_the_table():
-    for module, prefix in NAMED_MODULES.items():
+    for prefix in NAMED_MODULES.values():
         for depth in RESNETS:
             assert callable(getattr(srm_keras, f"{prefix}ResNet{depth}"))
     assert len(srm_keras.list_models()) == len(NAMED_MODULES) * len(RESNETS)
@@ -57,15 +57,24 @@ def test_create_model_names():
 def test_hierarchical_layer_names_and_placement():
     model = srm_keras.SRMResNet50(input_shape=(64, 64, 3))
     names = {layer.name for layer in model.layers}
-    assert {"stem_conv", "stem_bn", "stage3_block2_conv1", "stage3_block2_srm",
-            "stage1_block1_shortcut_conv", "logits", "predictions"} <= names
+    assert {
+        "stem_conv",
+        "stem_bn",
+        "stage3_block2_conv1",
+        "stage3_block2_srm",
+        "stage1_block1_shortcut_conv",
+        "logits",
+        "predictions",
+    } <= names
     # One module per block, right after the branch's last BN, feeding the add.
     modules = [layer for layer in model.layers if layer.name.endswith("_srm")]
     assert len(modules) == sum(RESNETS[50].blocks)
     for module in modules:
         prefix = module.name[: -len("_srm")]
-        assert module.input.name.startswith(f"{prefix}_bn3") or \
-            module._inbound_nodes[0].parent_nodes[0].operation.name == f"{prefix}_bn3"
+        assert (
+            module.input.name.startswith(f"{prefix}_bn3")
+            or module._inbound_nodes[0].parent_nodes[0].operation.name == f"{prefix}_bn3"
+        )
         add = model.get_layer(f"{prefix}_add")
         assert any(node.operation is module for node in add._inbound_nodes[0].parent_nodes)
 
@@ -144,5 +153,4 @@ def test_model_save_load_round_trip(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)
     x = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)

@@ -1,0 +1,81 @@
+"""The zoo table: parameters and MACs of each model, beside the paper's figures."""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+
+from srm_keras.models.profile import count_macs, count_params
+from srm_keras.models.spec import PAPER_IMAGENET, RESNETS
+from srm_keras.models.zoo import create_model, list_models
+
+logger = logging.getLogger(__name__)
+
+
+def zoo_table(names: list[str] | None = None) -> list[dict]:
+    """One row per model: trainable parameters, GMACs in both layouts, and the paper's figures.
+
+    Args:
+        names: model names (see :func:`list_models`); default: the rows the SRM paper reports.
+
+    Each row has ``name``, ``params``, ``gmacs`` (default layout, stride on the 3x3),
+    ``gmacs_1x1`` (stride on the 1x1, the layout of the paper's FLOPs column) and, where the paper
+    has the model, ``paper_params_m``, ``paper_gflops``, ``paper_top1``, ``paper_top5`` and
+    ``matches_paper``: parameters equal to the paper's 0.01M, and GMACs, rounded to the paper's
+    0.01G, within one unit of it (SPEC §7: the paper's ResNet-101 baseline is printed 0.01G
+    above the analytic count, and its module rows are offset with it).
+    """
+    names = list(PAPER_IMAGENET) if names is None else names
+    rows = []
+    for index, name in enumerate(names, start=1):
+        logger.info("[%d/%d] %s", index, len(names), name)
+        model = create_model(name)
+        row = {"name": name, "params": count_params(model), "gmacs": count_macs(model) / 1e9}
+        del model
+        keras.backend.clear_session()
+        if _has_bottlenecks(name):
+            row["gmacs_1x1"] = count_macs(create_model(name, stride_on="1x1")) / 1e9
+            keras.backend.clear_session()
+        if name in PAPER_IMAGENET:
+            params_m, gflops, top1, top5 = PAPER_IMAGENET[name]
+            row.update(
+                paper_params_m=params_m, paper_gflops=gflops, paper_top1=top1, paper_top5=top5
+            )
+            row["matches_paper"] = (
+                round(row["params"] / 1e6, 2) == params_m
+                and abs(round(row["gmacs_1x1"], 2) - gflops) <= 0.01 + 1e-9
+            )
+        rows.append(row)
+    return rows
+
+
+def _has_bottlenecks(name: str) -> bool:
+    depth = int(name.rsplit("resnet", 1)[1])
+    return RESNETS[depth].block == "bottleneck"
+
+
+def format_table(rows: list[dict]) -> str:
+    """The rows as a Markdown table."""
+    lines = [
+        "| model | params | GMACs (v1.5) | GMACs (1x1) | paper params | paper GFLOPs "
+        "| paper top-1 / top-5 | match |",
+        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for row in rows:
+        one_by_one = f"{row['gmacs_1x1']:.3f}" if "gmacs_1x1" in row else "–"
+        if "paper_params_m" in row:
+            paper = (
+                f"{row['paper_params_m']:.2f}M | {row['paper_gflops']:.2f} | "
+                f"{row['paper_top1']:.2f} / {row['paper_top5']:.2f} | "
+                f"{'yes' if row['matches_paper'] else 'NO'}"
+            )
+        else:
+            paper = "– | – | – | –"
+        lines.append(
+            f"| {row['name']} | {row['params']:,} | {row['gmacs']:.3f} | {one_by_one} | {paper} |"
+        )
+    return "\n".join(lines)
+
+
+__all__ = ["format_table", "list_models", "zoo_table"]
