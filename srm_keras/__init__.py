@@ -4,7 +4,7 @@ import srm_keras
 model = srm_keras.SRMResNet50()
 """
 
-from srm_keras import layers, models
+from srm_keras import layers, models, weights
 from srm_keras.models import (
     CONSTRUCTORS,
     count_macs,
@@ -14,6 +14,7 @@ from srm_keras.models import (
     resnet,
 )
 from srm_keras.preprocessing import preprocess_input
+from srm_keras.weights import decode_predictions
 
 __version__ = "0.1.0"
 
@@ -23,10 +24,12 @@ __all__ = [
     "count_macs",
     "count_params",
     "create_model",
+    "decode_predictions",
     "layers",
     "list_models",
     "models",
     "preprocess_input",
     "resnet",
+    "weights",
     *CONSTRUCTORS,
 ]

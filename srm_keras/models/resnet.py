@@ -9,6 +9,7 @@ import keras
 from srm_keras import layers as recalibration_layers
 from srm_keras.models import blocks
 from srm_keras.models.spec import ResNetSpec, get_spec
+from srm_keras.weights import is_checkpoint_path, load_torch_state_dict
 
 STRIDE_PLACES = ("3x3", "1x1")
 SHORTCUTS = ("A", "B")
@@ -40,8 +41,11 @@ def resnet(
             ``srm_keras.layers.names()``), a ``keras.layers.Layer`` subclass that takes ``name``
             and infers its channels in ``build()``, or None for the plain network.
         include_top: whether to end with global average pooling and the classifier.
-        weights: None (random initialisation) or the path of a local ``.weights.h5`` or
-            ``.keras`` file. Nothing is ever downloaded.
+        weights: None (random initialisation), or the path of a local file: Keras weights
+            (``.weights.h5``, ``.keras``) or a PyTorch checkpoint (``.safetensors``, ``.pth``,
+            ``.pt``, ``.bin``) in the torchvision, timm or SRM-release naming, detected from its
+            tensor names (see ``srm_keras.weights.load_torch_state_dict``; a classifier of
+            another size is skipped). Nothing is ever downloaded.
         input_tensor: optional Keras tensor to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` for ImageNet
             depths and ``(32, 32, 3)`` for CIFAR depths. Height and width may be None, except
@@ -109,7 +113,10 @@ def resnet(
         name = f"{module_name}_resnet{depth}" if module_name else f"resnet{depth}"
     model = keras.Model(inputs, x, name=name)
     if weights is not None:
-        model.load_weights(os.fspath(weights))
+        if is_checkpoint_path(weights):
+            load_torch_state_dict(model, weights)
+        else:
+            model.load_weights(os.fspath(weights))
     return model
 
 
@@ -132,7 +139,7 @@ def _check_options(spec, stride_on, shortcut, pooling, weights, recalibration_kw
         if weights == "imagenet":
             raise ValueError(
                 "srm_keras downloads no weights: pass weights=None, or the path of a local "
-                "weights file (.weights.h5 / .keras)."
+                "weights file (.weights.h5 / .keras) or PyTorch checkpoint (.safetensors / .pth)."
             )
         if not os.path.isfile(os.fspath(weights)):
             raise ValueError(f"weights file not found: {os.fspath(weights)!r}.")

@@ -1,0 +1,242 @@
+"""Load PyTorch checkpoints into the zoo's Keras models, and export Keras weights to PyTorch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from srm_keras.weights.layouts import (
+    CLASSIFIER,
+    Binding,
+    bindings,
+    check_layout,
+    default_layout,
+)
+from srm_keras.weights.torch_io import read_state_dict, write_state_dict
+
+logger = logging.getLogger(__name__)
+
+# Buffers of PyTorch batch norms that Keras has no counterpart for.
+_IGNORED_SUFFIXES = (".num_batches_tracked",)
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_torch_state_dict` did.
+
+    Attributes:
+        layout: the layout used (given or detected).
+        loaded: PyTorch names whose tensors were assigned.
+        skipped: PyTorch names deliberately not loaded (the classifier of a model without it or
+            with another number of classes).
+        missing: names the model needs that the checkpoint lacks.
+        unexpected: names in the checkpoint that the model has no weight for.
+        mismatched: ``"name: checkpoint (...), model expects (...)"`` for each shape mismatch.
+    """
+
+    layout: str
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+
+def detect_layout(names: Iterable[str], model: keras.Model | None = None) -> str:
+    """The layout of a checkpoint, from its tensor names.
+
+    ``.rclb.`` names mean the SRM release's layout and ``.se.fc1.`` names timm's. A checkpoint
+    with neither is a plain ResNet, named alike in every layout: the model's own default layout
+    is then returned (so that missing module tensors are reported as such).
+    """
+    names = list(names)
+    if any(".rclb." in name for name in names):
+        return "srm_reference"
+    if any(".se.fc1." in name for name in names):
+        return "timm"
+    return default_layout(model) if model is not None else "torchvision"
+
+
+def load_torch_state_dict(
+    model: keras.Model,
+    source,
+    layout: str | None = None,
+    strict: bool = True,
+) -> LoadReport:
+    """Load a PyTorch state dict into a model built by :func:`srm_keras.resnet`.
+
+    Convolution kernels are transposed from (out, in, h, w) to Keras' (h, w, in, out), linear
+    layers from (out, in) to (in, out), batch norms mapped (weight, bias, running mean and
+    variance; ``num_batches_tracked`` ignored). The classifier (``fc``) is skipped, with a log
+    message, when the model has none (``include_top=False``) or another number of classes.
+    Nothing is assigned unless every check passes (in strict mode).
+
+    Predictions match PyTorch only for the same architecture: the stride of bottleneck blocks on
+    the 3x3 convolution (``stride_on="3x3"``, the default, as in torchvision, timm and the SRM
+    release) and, for GE-θ, the input size the checkpoint was trained at.
+
+    Args:
+        model: the Keras model to fill.
+        source: a ``.safetensors`` path (no PyTorch needed), a ``.pth``/``.pt``/``.bin`` path
+            (PyTorch needed) or a mapping of names to arrays.
+        layout: ``"torchvision"``, ``"timm"``, ``"srm_reference"``, or None to detect it from the
+            names (see :func:`detect_layout`).
+        strict: raise unless every checkpoint tensor is used and every model weight assigned;
+            with False, load what matches and log the rest.
+
+    Returns:
+        A :class:`LoadReport`.
+
+    Raises:
+        ValueError: in strict mode, one error listing every missing tensor, unused tensor and
+            shape mismatch; or for an unreadable source or a layout that cannot hold the model.
+    """
+    state = read_state_dict(source)
+    layout = detect_layout(state, model) if layout is None else check_layout(layout)
+    report = LoadReport(layout=layout)
+    plan = _match(model, state, bindings(model, layout), report)
+    if strict and not report.ok:
+        raise ValueError(_problems_message(model, source, report))
+    for problem, names in (
+        ("missing from the checkpoint", report.missing),
+        ("in the checkpoint but unused", report.unexpected),
+        ("with mismatched shapes", report.mismatched),
+    ):
+        if names:
+            logger.warning("%d tensors %s: %s", len(names), problem, ", ".join(names))
+    for binding, array in plan:
+        dtype = keras.backend.standardize_dtype(binding.variable.dtype)
+        binding.variable.assign(binding.to_keras(array).astype(dtype))
+        report.loaded.append(binding.key)
+    logger.info("Loaded %d tensors into %r (layout %r).", len(report.loaded), model.name, layout)
+    return report
+
+
+def _match(model, state: Mapping[str, np.ndarray], found: list[Binding], report: LoadReport):
+    """The (binding, array) pairs to assign; problems are recorded in ``report``."""
+    used = {name for name in state if name.endswith(_IGNORED_SUFFIXES)}
+    classifier = [b for b in found if b.is_classifier]
+    skip_classifier = _classifier_skip_reason(state, classifier)
+    if skip_classifier:
+        skipped = [name for name in state if name.startswith(CLASSIFIER + ".")]
+        report.skipped.extend(skipped)
+        used.update(skipped)
+        if skipped:
+            logger.info("Classifier not loaded (%s): %s.", skip_classifier, ", ".join(skipped))
+        found = [b for b in found if not b.is_classifier]
+    plan = []
+    for binding in found:
+        if binding.key not in state:
+            report.missing.append(f"{binding.key} (for {binding.variable.path})")
+            continue
+        used.add(binding.key)
+        array = state[binding.key]
+        if tuple(array.shape) != binding.torch_shape:
+            report.mismatched.append(
+                f"{binding.key}: checkpoint {tuple(array.shape)}, model expects "
+                f"{binding.torch_shape} (for {binding.variable.path})"
+            )
+            continue
+        plan.append((binding, array))
+    report.unexpected.extend(name for name in state if name not in used)
+    return plan
+
+
+def _classifier_skip_reason(state, classifier: list[Binding]) -> str | None:
+    if not classifier:
+        return "the model has no classifier (include_top=False)"
+    weight = state.get(f"{CLASSIFIER}.weight")
+    expected = next(b for b in classifier if b.key.endswith(".weight")).torch_shape
+    if weight is not None and weight.ndim == 2 and weight.shape[1] == expected[1]:
+        if weight.shape[0] != expected[0]:
+            return (
+                f"the checkpoint has {weight.shape[0]} classes, the model {expected[0]}; "
+                "the 'logits' layer keeps its initialisation"
+            )
+    return None
+
+
+def _problems_message(model, source, report: LoadReport) -> str:
+    where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the state dict"
+    lines = [
+        f"Cannot load {where} into model {model.name!r} (layout {report.layout!r}): "
+        f"{len(report.missing) + len(report.unexpected) + len(report.mismatched)} problems."
+    ]
+    for title, names in (
+        ("Missing from the checkpoint", report.missing),
+        ("In the checkpoint but not in the model", report.unexpected),
+        ("Shape mismatches", report.mismatched),
+    ):
+        if names:
+            lines.append(f"{title} ({len(names)}):")
+            lines.extend(f"  {name}" for name in names)
+    lines.extend(_hints(report))
+    lines.append(
+        "Check that the model matches the checkpoint (depth, recalibration module, classes) and "
+        "the layout; strict=False loads what matches."
+    )
+    return "\n".join(lines)
+
+
+def _hints(report: LoadReport) -> list[str]:
+    hints = []
+    if any(".rclb.conv.0.weight" in m for m in report.mismatched):
+        hints.append(
+            "GE-θ kernels cover the whole feature map: build the model at the checkpoint's "
+            "input size, e.g. input_shape=(224, 224, 3)."
+        )
+    if any(".se.fc1.weight" in m for m in report.mismatched):
+        hints.append(
+            "timm rounds the SE width up to a multiple of 8 (channels // 16 otherwise): its "
+            "SE-ResNet-18/34 have wider SE layers in the first stages than the paper's."
+        )
+    if report.missing and all((".se." in m or ".rclb." in m) for m in report.missing):
+        hints.append(
+            "Only recalibration-module tensors are missing: the checkpoint may be a plain "
+            "ResNet (build the model with recalibration=None) or use another layout."
+        )
+    if report.unexpected and all((".se." in m or ".rclb." in m) for m in report.unexpected):
+        hints.append(
+            "Only recalibration-module tensors are unused: the checkpoint has modules the model "
+            "lacks (build it with recalibration='srm', 'se' or 'ge', e.g. 'srm_resnet50')."
+        )
+    return hints
+
+
+def export_torch_state_dict(model: keras.Model, layout: str | None = None) -> dict[str, np.ndarray]:
+    """The model's weights as a PyTorch state dict of numpy arrays, in a given layout.
+
+    Batch norms get a ``num_batches_tracked`` of 0, so that ``load_state_dict(strict=True)``
+    of the PyTorch model accepts the dict (after ``torch.from_numpy`` on each value).
+
+    Args:
+        model: a model built by :func:`srm_keras.resnet`.
+        layout: ``"torchvision"``, ``"timm"`` or ``"srm_reference"``; default: the one that
+            can hold the model's modules (torchvision for plain ResNets, timm for SE, the SRM
+            release's for SRM and GE).
+    """
+    layout = default_layout(model) if layout is None else check_layout(layout)
+    state: dict[str, np.ndarray] = {}
+    for binding in bindings(model, layout):
+        state[binding.key] = binding.to_torch(keras.ops.convert_to_numpy(binding.variable.value))
+        if binding.key.endswith(".running_var"):
+            prefix = binding.key[: -len(".running_var")]
+            state[f"{prefix}.num_batches_tracked"] = np.zeros((), np.int64)
+    return state
+
+
+def save_torch_state_dict(model: keras.Model, path, layout: str | None = None) -> str:
+    """Export the model's weights (see :func:`export_torch_state_dict`) to a file, atomically.
+
+    ``.safetensors`` is written without PyTorch; ``.pth``/``.pt`` needs it. Returns the path.
+    """
+    return write_state_dict(export_torch_state_dict(model, layout), path)
