@@ -14,6 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	# TF Serving's request protos, for the SavedModel warm-up file; the package requires the
+	# full tensorflow wheel, which would sit beside tensorflow-cpu, so its own deps are skipped.
+	$(PY) -m pip install --quiet --no-deps "tensorflow-serving-api>=2.18,<3"
 	touch $(STAMP)
 
 test: $(STAMP)

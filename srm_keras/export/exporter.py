@@ -1,0 +1,258 @@
+"""``export``: one trained classifier to every deployment format, verified against Keras.
+
+Layout of an export folder::
+
+    <output_dir>/
+      savedmodel/models.config               TF Serving model list (mount savedmodel/ at /models)
+      savedmodel/<model_name>/<version>/     SavedModel, signatures serving_default + serving_bytes
+      tflite/<model_name>_{float32,float16,dynamic,int8}.tflite
+      onnx/<model_name>.onnx
+      verification.npz                       the verification images and the Keras outputs
+      export_report.json, export_report.md   sizes, parity and latency per artifact
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from srm_keras.export import parity, runners
+from srm_keras.export.folding import fold_serving_model
+from srm_keras.export.frozen import freeze
+from srm_keras.export.onnx_model import MIN_OPSET, export_onnx
+from srm_keras.export.prepare import load_model, serving_model
+from srm_keras.export.report import REPORT_JSON, REPORT_MARKDOWN, write_report
+from srm_keras.export.samples import gather
+from srm_keras.export.savedmodel import check_model_name, export_savedmodel
+from srm_keras.export.signatures import eval_style
+from srm_keras.export.tflite import VARIANTS as TFLITE_VARIANTS
+from srm_keras.export.tflite import convert_tflite
+from srm_keras.export.warmup import WARMUP_FILE
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("savedmodel", *TFLITE_VARIANTS, "onnx")
+# What an export folder may hold; any other entry means the folder is something else.
+_EXPORT_ENTRIES = {
+    "savedmodel",
+    "tflite",
+    "onnx",
+    parity.REFERENCE_FILE,
+    REPORT_JSON,
+    REPORT_MARKDOWN,
+}
+
+
+def resolve_formats(formats: str | Sequence[str] | None, has_calibration: bool) -> tuple:
+    """The formats to write, in canonical order, and those skipped with the reason.
+
+    ``None`` (or ``"all"``) means every format; then ``tflite_int8`` is skipped when there
+    are no calibration images. Asking for ``tflite_int8`` explicitly without them is an error.
+    """
+    requested = formats
+    if formats is None or formats == "all" or list(formats) == ["all"]:
+        requested = FORMATS
+    elif isinstance(formats, str):
+        requested = [part.strip() for part in formats.split(",") if part.strip()]
+    unknown = sorted(set(requested) - set(FORMATS))
+    if unknown or not requested:
+        raise ValueError(f"Unknown export formats {unknown}; choose from {', '.join(FORMATS)}.")
+    skipped = {}
+    if "tflite_int8" in requested and not has_calibration:
+        if requested is not FORMATS:
+            raise ValueError(
+                "tflite_int8 needs calibration images: pass representative_data (--data), or "
+                "leave tflite_int8 out of the formats."
+            )
+        skipped["tflite_int8"] = "no representative data for calibration"
+    chosen = tuple(f for f in FORMATS if f in requested and f not in skipped)
+    return chosen, skipped
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse an existing folder that holds anything an export does not write."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"{output_dir} exists and is not a folder; choose another --output.")
+    if output_dir.is_dir():
+        foreign = sorted(p.name for p in output_dir.iterdir() if p.name not in _EXPORT_ENTRIES)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise ValueError(
+                f"{output_dir} exists and is not an export folder (it holds {shown}); "
+                "choose an empty or new folder, or a previous export folder."
+            )
+
+
+def default_model_name(model: keras.Model) -> str:
+    return check_model_name(re.sub(r"[^A-Za-z0-9_.-]+", "_", model.name).strip("_.-") or "model")
+
+
+def export(
+    model: keras.Model | str | Path,
+    output_dir: str | Path,
+    formats: str | Sequence[str] | None = None,
+    *,
+    model_name: str | None = None,
+    version: int | None = None,
+    force: bool = False,
+    representative_data: Iterable | None = None,
+    verification_data: Iterable | None = None,
+    image_size: int | tuple[int, int] | None = None,
+    top_k: int = 5,
+    resize: str = "auto",
+    verify: bool = True,
+    fold_batchnorm: bool = True,
+    calibration_samples: int = 200,
+    verification_samples: int = 500,
+    latency_repeats: int = 20,
+    opset: int = MIN_OPSET,
+) -> dict:
+    """Export a classifier to SavedModel (TF Serving layout), TFLite and ONNX, and verify them.
+
+    Every artifact takes ``images``: float32 RGB pixels in 0-255, (batch, height, width, 3),
+    normalises them inside, and returns ``logits`` and ``probabilities`` (the SavedModel also
+    ``classes`` and ``scores``, the ``top_k`` best). A model trained under mixed precision is
+    exported in float32.
+
+    Args:
+        model: a ``keras.Model`` whose classifier Dense is named ``logits`` (and softmax, if
+            any, ``predictions``), or a ``.keras`` file, or a training output folder.
+        output_dir: the export folder; a new or empty folder, or an earlier export folder.
+        formats: any of :data:`FORMATS` (a list or a comma-separated string); None = all.
+        model_name: the TF Serving model name; defaults to the Keras model's name.
+        version: the SavedModel version; defaults to the next free integer. An existing
+            version is replaced only with ``force``.
+        representative_data: batches of 0-255 RGB images (or ``(images, labels)``), e.g. the
+            training pipeline with ``normalize=False``: the first ``calibration_samples``
+            calibrate int8; the following ``verification_samples`` verify, unless
+            ``verification_data`` (held-out batches) is given.
+        image_size: N or (height, width); needed when the model has no fixed input size.
+        top_k: how many best ``classes`` and ``scores`` the SavedModel returns.
+        resize: how the SavedModel's bytes signature brings decoded files to the model's
+            size: the data pipelines' evaluation transform "cifar" (resize), "imagenet"
+            (resize the shorter side, centre crop), "none" (resize), or "auto" (as they pick).
+        verify: compare every artifact with the Keras model and raise
+            :class:`~srm_keras.export.parity.ParityError` when a bound is missed.
+        fold_batchnorm: fold the SRM and global GE modules' batch normalisation into the
+            affine map before it (see :mod:`srm_keras.export.folding`; needed for int8 SRM
+            models to agree with Keras); kept only when the folded model matches the
+            original within the float32 bound. The report's ``batchnorm_folding`` says
+            what happened.
+
+    Returns:
+        The report (also written as ``export_report.json`` and ``export_report.md``).
+    """
+    if not hasattr(model, "get_layer"):
+        source = str(model)
+        model = load_model(model)
+    else:
+        source = None
+    output_dir = Path(output_dir)
+    check_output_dir(output_dir)
+    name = check_model_name(model_name) if model_name else default_model_name(model)
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer; got {top_k!r}.")
+    eval_style(resize, 1, 1)  # validates the name before any work
+
+    serving = serving_model(model, image_size)
+    size = tuple(serving.input_shape[1:3])
+    samples = gather(
+        size,
+        representative_data,
+        verification_data,
+        calibration_samples=calibration_samples,
+        verification_samples=verification_samples,
+    )
+    chosen, skipped = resolve_formats(formats, samples.calibration is not None)
+    existing = output_dir / "savedmodel" / name / str(version)
+    if "savedmodel" in chosen and version is not None and existing.exists() and not force:
+        raise ValueError(f"{existing} already exists; pass force=True (--force) to replace it.")
+    keras_predict = parity.keras_runner(serving)
+    reference = runners.run_batched(keras_predict, samples.verification)
+    folding = None
+    if fold_batchnorm:
+        folded, folding = fold_serving_model(model, size, samples.verification, reference)
+        serving = folded or serving
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    frozen = freeze(serving)
+    artifacts = []
+    if "savedmodel" in chosen:
+        path = export_savedmodel(
+            frozen,
+            output_dir / "savedmodel",
+            name,
+            version,
+            force=force,
+            top_k=top_k,
+            warmup_image=samples.verification[0],
+            resize=resize,
+        )
+        version = int(path.name)
+        artifacts.append(("savedmodel", path))
+    variants = [f for f in chosen if f in TFLITE_VARIANTS]
+    if variants:
+        converted = convert_tflite(
+            frozen, variants, output_dir / "tflite", basename=name, calibration=samples.calibration
+        )
+        artifacts += [(variant, converted[variant][0]) for variant in variants]
+    if "onnx" in chosen:
+        onnx_path = export_onnx(frozen, output_dir / "onnx" / f"{name}.onnx", opset=opset)
+        artifacts.append(("onnx", onnx_path))
+    parity.save_reference(output_dir, samples.verification, reference, samples.origin)
+
+    report = {
+        "output_dir": str(output_dir.resolve()),
+        "model_name": name,
+        "version": version,
+        "source": source,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        "image_size": list(size),
+        "classes": int(serving.output["logits"].shape[-1]),
+        "top_k": top_k,
+        "bytes_resize": eval_style(resize, *size),
+        "input": {"name": "images", "dtype": "float32", "range": [0, 255], "layout": "NHWC"},
+        "outputs": ["logits", "probabilities"],
+        "verification": {
+            "samples": int(len(samples.verification)),
+            "origin": samples.origin,
+            "held_out": samples.held_out,
+            "calibration_samples": 0 if samples.calibration is None else len(samples.calibration),
+        },
+        "bounds": {
+            "float32_max_abs_diff": parity.FLOAT32_MAX_ABS_DIFF,
+            "float16_max_abs_diff": parity.FLOAT16_MAX_ABS_DIFF,
+            "quantized_top1_agreement": parity.QUANTIZED_TOP1_AGREEMENT,
+        },
+        "skipped": skipped,
+        "artifacts": [
+            {
+                "format": fmt,
+                "path": path.relative_to(output_dir).as_posix(),
+                "bytes": _size(path),
+            }
+            for fmt, path in artifacts
+        ],
+    }
+    for artifact, (fmt, path) in zip(report["artifacts"], artifacts):
+        if fmt == "savedmodel":
+            artifact["warmup_requests"] = (path / WARMUP_FILE).is_file()
+    if folding is not None:
+        report["batchnorm_folding"] = folding
+    if verify:
+        return parity.verify(report, keras_predict=keras_predict, latency_repeats=latency_repeats)
+    write_report(report)
+    return report
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

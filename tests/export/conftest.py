@@ -1,0 +1,74 @@
+"""Fixtures of the export tests: tiny ResNets with non-trivial weights, and the digits data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SIZE = 8  # the digits' own resolution; ResNet-20's stages then run at 8, 4 and 2 pixels
+
+
+def perturbed_resnet20(recalibration, *, seed: int = 0, classes: int = 10, size: int = SIZE):
+    """A ResNet-20 whose BN statistics, module weights and classifier are randomised, so that
+    its outputs are far from the near-uniform ones of a fresh model and every weight matters."""
+    from srm_keras.models import resnet
+
+    model = resnet(20, recalibration, input_shape=(size, size, 3), classes=classes)
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        name, shape = variable.path, tuple(variable.shape)
+        if name.endswith("moving_variance"):
+            value = rng.uniform(0.5, 2.0, shape)
+        elif name.endswith(("moving_mean", "beta")):
+            value = rng.normal(0.0, 0.2, shape)
+        elif name.endswith("gamma"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("cfc"):
+            value = rng.normal(0.0, 1.0, shape)
+        else:
+            continue
+        variable.assign(value.astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """(train, validation) batches of 0-255 RGB digits at SIZE x SIZE, with labels."""
+    from srm_keras.export.sources import export_data
+
+    return export_data("digits", (SIZE, SIZE), batch_size=64)
+
+
+@pytest.fixture(scope="session")
+def digits_arrays(digits):
+    """The digits as NumPy arrays: (train_images, train_labels, val_images, val_labels)."""
+    train, validation = digits
+    arrays = []
+    for split in (train, validation):
+        images, labels = zip(*((np.asarray(x), np.asarray(y)) for x, y in split))
+        arrays += [np.concatenate(images), np.concatenate(labels)]
+    return tuple(arrays)
+
+
+@pytest.fixture(scope="session")
+def srm_model():
+    return perturbed_resnet20("srm", seed=1)
+
+
+@pytest.fixture(scope="session")
+def srm_export(tmp_path_factory, srm_model, digits):
+    """An export of ``srm_model`` (SavedModel, TFLite float32, ONNX) and its report."""
+    from srm_keras.export import export
+
+    train, validation = digits
+    output = tmp_path_factory.mktemp("srm_export") / "export"
+    report = export(
+        srm_model,
+        output,
+        ["savedmodel", "tflite_float32", "onnx"],
+        representative_data=train,
+        verification_data=validation,
+        verification_samples=64,
+        latency_repeats=2,
+    )
+    return output, report

@@ -1,0 +1,24 @@
+"""``srm_keras.export(model, path)``: the package is callable, as the README shows."""
+
+import importlib
+import subprocess
+import sys
+
+import srm_keras
+
+
+def test_srm_keras_export_is_callable(tmp_path):
+    model = srm_keras.SRMResNet20(input_shape=(8, 8, 3), classes=3)
+    report = srm_keras.export(model, tmp_path / "out", formats=["tflite_float32"])
+    assert [a["format"] for a in report["artifacts"]] == ["tflite_float32"]
+    importlib.import_module("srm_keras.export.parity")  # a submodule import keeps it callable
+
+    assert callable(srm_keras.export)
+
+
+def test_import_srm_keras_does_not_load_the_exporters():
+    code = (
+        "import sys, srm_keras; print('tf2onnx' in sys.modules, 'srm_keras.export' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
