@@ -156,11 +156,13 @@ class GatherExcitation(keras.layers.Layer):
             )
 
     def _gather_global(self, inputs, training):
+        # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones.
+        x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
         if not self.parametric:
-            return ops.mean(inputs, axis=(1, 2))  # (N, C)
+            return ops.mean(x, axis=1)  # (N, C)
         # A valid depthwise convolution whose kernel covers the map is a weighted sum.
-        kernel = ops.cast(self.gather_kernel[..., 0], inputs.dtype)  # (H, W, C)
-        context = ops.sum(inputs * kernel, axis=(1, 2)) + self.gather_bias  # (N, C)
+        kernel = ops.cast(ops.reshape(self.gather_kernel, (-1, x.shape[-1])), inputs.dtype)
+        context = ops.sum(x * kernel, axis=1) + self.gather_bias  # (N, C)
         context = self.gather_bns[0](context, training=training)
         if self.reduction is not None:
             hidden = ops.relu(
