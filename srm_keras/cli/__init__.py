@@ -12,7 +12,7 @@ import logging
 import sys
 
 # Sub-command modules, in the order ``srm-keras --help`` lists them.
-COMMANDS = ("models", "convert", "export", "verify", "tune")
+COMMANDS = ("models", "train", "evaluate", "plot", "demo", "export", "verify", "convert", "tune")
 
 
 def build_parser() -> argparse.ArgumentParser:

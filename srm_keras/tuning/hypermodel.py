@@ -9,7 +9,7 @@ import keras
 import keras_tuner
 
 from srm_keras.training import TrainConfig, apply_weight_decay
-from srm_keras.training.train import _one_hot, build_model, compile_model, steps_per_epoch_of
+from srm_keras.training.train import build_model, compile_model, one_hot_labels, steps_per_epoch_of
 
 MODULES = ("none", "se", "ge", "srm")
 
@@ -129,8 +129,8 @@ class RecalibratedResNetHyperModel(keras_tuner.HyperModel):
         data = self.data(config.batch_size)
         train, validation = data.train, data.validation
         if config.label_smoothing > 0:
-            train = _one_hot(train, data.num_classes)
-            validation = _one_hot(validation, data.num_classes)
+            train = one_hot_labels(train, data.num_classes)
+            validation = one_hot_labels(validation, data.num_classes)
         kwargs.setdefault("epochs", config.epochs)
         kwargs.setdefault("verbose", 0)
         return model.fit(train, validation_data=validation, **kwargs)

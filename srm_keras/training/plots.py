@@ -1,0 +1,104 @@
+"""Training-curve plots from run folders (PNG, matplotlib's non-interactive Agg backend)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+HISTORY = "history.csv"
+
+
+def read_history(run: str | os.PathLike) -> dict[str, list[float]]:
+    """Columns of a run's ``history.csv`` (``run`` is the run folder or the CSV file)."""
+    path = Path(run)
+    if path.is_dir():
+        path = path / HISTORY
+    if not path.is_file():
+        raise ValueError(
+            f"{str(path)!r} does not exist; pass a run folder made by srm-keras train."
+        )
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{str(path)!r} has no epochs yet.")
+    return {key: [float(row[key]) for row in rows if row.get(key)] for key in rows[0]}
+
+
+def run_label(run: str | os.PathLike) -> str:
+    """A run's model name from its ``config.json``, else the folder name."""
+    config = Path(run) / "config.json"
+    if config.is_file():
+        return str(json.loads(config.read_text()).get("model", Path(run).name))
+    return Path(run).name
+
+
+def plot_history(run: str | os.PathLike, output: str | os.PathLike) -> Path:
+    """Loss, accuracy (top-1 solid, top-5 dashed) and learning rate of one run, per epoch."""
+    history = read_history(run)
+    epochs = [e + 1 for e in history["epoch"]]
+    panels = [("loss", ("loss",)), ("accuracy", ("accuracy", "top5_accuracy"))]
+    if "learning_rate" in history:
+        panels.append(("learning rate", ()))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels):
+        if not keys:
+            ax.plot(epochs, history["learning_rate"], color="black")
+            ax.set_yscale("log")
+        for key, style in zip(keys, ("-", "--")):
+            for prefix, color in (("", "tab:blue"), ("val_", "tab:orange")):
+                if prefix + key in history:
+                    name = ("validation " if prefix else "train ") + key.replace("_", " ")
+                    ax.plot(epochs, history[prefix + key], style, color=color, label=name)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if keys:
+            ax.legend()
+    return _save(fig, output)
+
+
+def plot_comparison(
+    runs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    labels: Sequence[str] | None = None,
+) -> Path:
+    """Validation accuracy and training loss of several runs (e.g. plain, SE, GE, SRM) per epoch."""
+    if not runs:
+        raise ValueError("give at least one run folder to compare.")
+    labels = list(labels) if labels is not None else [run_label(run) for run in runs]
+    if len(labels) != len(runs):
+        raise ValueError(f"got {len(labels)} labels for {len(runs)} runs; give one label per run.")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for run, label in zip(runs, labels):
+        history = read_history(run)
+        epochs = [e + 1 for e in history["epoch"]]
+        if "val_accuracy" in history:
+            left.plot(epochs, history["val_accuracy"], label=label)
+        right.plot(epochs, history["loss"], label=label)
+    for ax, title in ((left, "validation accuracy"), (right, "training loss")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    right.set_yscale("log")
+    return _save(fig, output)
+
+
+def _save(fig, output: str | os.PathLike) -> Path:
+    # Written to a temporary name and renamed, like every output of a run.
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.stem}.{os.getpid()}.tmp.png")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, output)
+    return output

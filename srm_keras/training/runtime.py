@@ -1,0 +1,97 @@
+"""Where and how a run executes: precision policy, distribution strategy, XLA, determinism."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import keras
+import tensorflow as tf
+
+from srm_keras.training.config import PRECISIONS, STRATEGIES
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def precision_policy(name: str) -> Iterator[None]:
+    """Set the global Keras dtype policy for building a model, and restore the previous one.
+
+    Under ``mixed_float16``, ``Model.compile`` wraps the optimiser in a ``LossScaleOptimizer``
+    (dynamic loss scaling); ``mixed_bfloat16`` has float32's range and needs no scaling.
+    """
+    if name not in PRECISIONS:
+        raise ValueError(f"precision={name!r} is not supported; use one of {list(PRECISIONS)}.")
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``"default"``: the current (single-device) strategy. ``"mirrored"``: synchronous data
+    parallelism over every local GPU, or over every logical CPU device when there is no GPU
+    (which is how it is tested on CPU-only machines)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy={name!r} is not supported; use one of {list(STRATEGIES)}.")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    if len(devices) < 2:
+        logger.warning(
+            "strategy 'mirrored' found one device (%s); it runs as one replica.", devices
+        )
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def has_accelerator() -> bool:
+    return any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
+
+
+def resolve_jit_compile(setting: str, strategy: tf.distribute.Strategy) -> bool:
+    """``"true"``/``"false"`` as given; ``"auto"`` turns XLA on only on a GPU/TPU.
+
+    On CPU, XLA made a CIFAR ResNet-20 training step slower in our measurements (see
+    models/README.md), and Keras itself keeps XLA off under multi-replica ``tf.distribute``.
+    """
+    if setting == "true":
+        return True
+    if setting == "false":
+        return False
+    return has_accelerator() and strategy.num_replicas_in_sync == 1
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None, deterministic: bool) -> Iterator[None]:
+    """Seed Python, NumPy and TensorFlow; with ``deterministic``, make TF ops deterministic
+    (``tf.config.experimental.enable_op_determinism``) until the block ends.
+
+    Op determinism is process-wide; it is switched off again afterwards unless it was already on,
+    because it makes every later unseeded random op in the process raise an error.
+    """
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    was_on = _op_determinism_enabled()
+    if deterministic and not was_on:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if deterministic and not was_on:
+            _disable_op_determinism()
+
+
+def _op_determinism_enabled() -> bool:
+    from tensorflow.python.framework import config as tf_config  # no public getter
+
+    return bool(tf_config.is_op_determinism_enabled())
+
+
+def _disable_op_determinism() -> None:
+    from tensorflow.python.framework import config as tf_config  # no public switch-off
+
+    tf_config.disable_op_determinism()
