@@ -187,8 +187,10 @@ class GatherExcitation(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         if self.extent == GLOBAL:
-            gate = ops.sigmoid(self._gather_global(inputs, training))
-            return inputs * ops.cast(gate[:, None, None, :], inputs.dtype)
+            gate = ops.cast(ops.sigmoid(self._gather_global(inputs, training)), inputs.dtype)
+            # The product on (N, H*W, C), so that the gate's gradient is a one-axis reduction.
+            x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
+            return ops.reshape(x * gate[:, None, :], ops.shape(inputs))
         context = self._gather_local(inputs, training)
         size = (ops.shape(inputs)[1], ops.shape(inputs)[2])
         gate = ops.image.resize(context, size, interpolation="nearest")

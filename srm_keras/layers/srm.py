@@ -88,9 +88,10 @@ class StyleRecalibration(keras.layers.Layer):
     def call(self, inputs, training=None):
         mean, std = self.style_pool(inputs)
         z = mean * self.cfc[:, 0] + std * self.cfc[:, 1]  # (N, C)
-        gate = ops.sigmoid(self.bn(z, training=training))
-        gate = ops.cast(gate[:, None, None, :], inputs.dtype)
-        return inputs * gate
+        gate = ops.cast(ops.sigmoid(self.bn(z, training=training)), inputs.dtype)
+        # The product on (N, H*W, C), so that the gate's gradient is a one-axis reduction too.
+        x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
+        return ops.reshape(x * gate[:, None, :], ops.shape(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape
