@@ -12,7 +12,18 @@ import logging
 import sys
 
 # Sub-command modules, in the order ``srm-keras --help`` lists them.
-COMMANDS = ("models", "train", "evaluate", "plot", "demo", "export", "verify", "convert", "tune")
+COMMANDS = (
+    "models",
+    "train",
+    "worker",
+    "evaluate",
+    "plot",
+    "demo",
+    "export",
+    "verify",
+    "convert",
+    "tune",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 SCHEDULES = ("step", "cosine", "constant")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multi_worker")
 JIT_COMPILE = ("auto", "true", "false")
 PROGRESS = ("auto", "0", "1", "2")
 
@@ -88,7 +88,12 @@ class TrainConfig:
     jit_compile: str = _field(
         "auto", "XLA compilation (auto: on with an accelerator)", choices=JIT_COMPILE
     )
-    strategy: str = _field("default", "tf.distribute strategy", choices=STRATEGIES)
+    strategy: str = _field(
+        "default",
+        "tf.distribute strategy (multi_worker: one worker of a TF_CONFIG cluster, see "
+        "srm_keras.distributed)",
+        choices=STRATEGIES,
+    )
     seed: int | None = _field(None, "random seed (weights, augmentation, shuffling)")
     deterministic: bool | None = _field(
         None, "deterministic ops and input order (default: on when a seed is given)"

@@ -39,6 +39,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         raise ValueError(f"strategy={name!r} is not supported; use one of {list(STRATEGIES)}.")
     if name == "default":
         return tf.distribute.get_strategy()
+    if name == "multi_worker":
+        raise ValueError(
+            "strategy 'multi_worker' runs through srm_keras.distributed.train_multi_worker "
+            "(train() dispatches to it; `srm-keras worker` launches it)."
+        )
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
     if len(devices) < 2:

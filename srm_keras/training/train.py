@@ -175,12 +175,17 @@ def train(
     (batched ``tf.data`` of normalised images and integer labels), ``num_classes``,
     ``class_names`` and ``train_size``, like ``srm_keras.data.load_datasets`` returns.
     ``callbacks`` are added after the run's own. Running the same config again after the
-    process died resumes from the last finished epoch.
+    process died resumes from the last finished epoch. ``strategy="multi_worker"`` runs this
+    process as one worker of the ``TF_CONFIG`` cluster (:mod:`srm_keras.distributed`).
     """
+    if config.strategy == "multi_worker":
+        from srm_keras.distributed import train_multi_worker
+
+        return train_multi_worker(config, data=data, callbacks=callbacks)
     output = prepare_output(config)
     with runtime.seeded(config.seed, config.is_deterministic):
         data = load_data(config) if data is None else data
-        feeds = _feeds(config, data)
+        feeds = feeds_of(config, data)
         strategy = runtime.make_strategy(config.strategy)
         jit_compile = runtime.resolve_jit_compile(config.jit_compile, strategy)
         with runtime.precision_policy(config.precision), strategy.scope():
@@ -231,7 +236,7 @@ class Feeds(NamedTuple):
     validation_steps: int | None
 
 
-def _feeds(config: TrainConfig, data: Any) -> Feeds:
+def feeds_of(config: TrainConfig, data: Any) -> Feeds:
     """Training and validation data as ``fit`` takes them.
 
     Both are repeated and read for a fixed number of steps, so ``fit`` keeps one iterator each
