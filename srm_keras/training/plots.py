@@ -1,4 +1,8 @@
-"""Training-curve plots from run folders (PNG, matplotlib's non-interactive Agg backend)."""
+"""Training-curve plots from run folders, as PNG files.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, so importing this module leaves
+pyplot's backend alone (inline plots in notebooks keep working).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.figure import Figure
 
 HISTORY = "history.csv"
 
@@ -47,7 +48,8 @@ def plot_history(run: str | os.PathLike, output: str | os.PathLike) -> Path:
     panels = [("loss", ("loss",)), ("accuracy", ("accuracy", "top5_accuracy"))]
     if "learning_rate" in history:
         panels.append(("learning rate", ()))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    fig = Figure(figsize=(5 * len(panels), 4))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (title, keys) in zip(axes[0], panels):
         if not keys:
             ax.plot(epochs, history["learning_rate"], color="black")
@@ -76,7 +78,8 @@ def plot_comparison(
     labels = list(labels) if labels is not None else [run_label(run) for run in runs]
     if len(labels) != len(runs):
         raise ValueError(f"got {len(labels)} labels for {len(runs)} runs; give one label per run.")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    left, right = fig.subplots(1, 2)
     for run, label in zip(runs, labels):
         history = read_history(run)
         epochs = [e + 1 for e in history["epoch"]]
@@ -99,6 +102,5 @@ def _save(fig, output: str | os.PathLike) -> Path:
     tmp = output.with_name(f".{output.stem}.{os.getpid()}.tmp.png")
     fig.tight_layout()
     fig.savefig(tmp, dpi=120)
-    plt.close(fig)
     os.replace(tmp, output)
     return output
