@@ -23,6 +23,7 @@ COMMANDS = (
     "verify",
     "convert",
     "tune",
+    "bench",
 )
 
 
