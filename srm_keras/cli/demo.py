@@ -51,12 +51,20 @@ def register(subparsers) -> None:
     parser.add_argument("--epochs", type=int, help=f"default: {DEMO_RECIPE['epochs']}")
     parser.add_argument("--data-dir", help="where the digits are prepared (tfds data dir)")
     parser.add_argument("--no-export", action="store_true", help="skip export + verification")
+    parser.add_argument(
+        "--no-zoo", action="store_true", help="skip the zoo table (parameters, GMACs vs paper)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     from srm_keras.training import train
 
+    if not args.no_zoo:
+        from srm_keras.models.table import format_table, zoo_table
+
+        print("The zoo against the SRM paper (srm-keras models):")
+        print(format_table(zoo_table()), end="\n\n")
     config = demo_config(output=args.output, epochs=args.epochs, data_dir=args.data_dir)
     result = train(config)
     metrics = result.metrics
