@@ -9,32 +9,18 @@ SavedModel loader, ONNX Runtime, or the LiteRT interpreter.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import keras
 import numpy as np
 
 from srm_keras.benchmark.sources import Source
+from srm_keras.training.runtime import precision_policy
 
 MODES = ("inference", "train")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 Step = Callable[[], object]
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str) -> Iterator[None]:
-    """Build under the Keras dtype policy ``name``, then restore the previous global policy."""
-    if name not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; received {name!r}.")
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def build_keras_model(
@@ -45,7 +31,7 @@ def build_keras_model(
     The optimiser is SGD with momentum (the papers' recipe); the learning rate is small so that
     random data cannot drive the weights to overflow during the timed steps.
     """
-    with dtype_policy(precision):
+    with precision_policy(precision):
         model = source.builder(input_shape=(image_size, image_size, 3), classes=classes)
         model.compile(
             optimizer=keras.optimizers.SGD(learning_rate=1e-4, momentum=0.9),
