@@ -7,6 +7,8 @@ import math
 import keras
 from keras import ops
 
+from srm_keras.layers.se import add_excitation_weights, excite
+
 GLOBAL = "global"
 
 
@@ -141,19 +143,7 @@ class GatherExcitation(keras.layers.Layer):
             shape = conv.compute_output_shape(padded)
             bn.build(shape)
         if self.reduction is not None:
-            hidden = max(channels // self.reduction, 1)
-            self.squeeze_kernel = self.add_weight(
-                name="squeeze_kernel", shape=(channels, hidden), initializer="glorot_uniform"
-            )
-            self.squeeze_bias = self.add_weight(
-                name="squeeze_bias", shape=(hidden,), initializer="zeros"
-            )
-            self.excite_kernel = self.add_weight(
-                name="excite_kernel", shape=(hidden, channels), initializer="glorot_uniform"
-            )
-            self.excite_bias = self.add_weight(
-                name="excite_bias", shape=(channels,), initializer="zeros"
-            )
+            add_excitation_weights(self, channels, self.reduction)
 
     def _gather_global(self, inputs, training):
         # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones.
@@ -165,10 +155,7 @@ class GatherExcitation(keras.layers.Layer):
         context = ops.sum(x * kernel, axis=1) + self.gather_bias  # (N, C)
         context = self.gather_bns[0](context, training=training)
         if self.reduction is not None:
-            hidden = ops.relu(
-                ops.matmul(ops.relu(context), self.squeeze_kernel) + self.squeeze_bias
-            )
-            context = ops.matmul(hidden, self.excite_kernel) + self.excite_bias
+            context = excite(self, ops.relu(context))
         return context
 
     def _gather_local(self, inputs, training):

@@ -6,6 +6,28 @@ import keras
 from keras import ops
 
 
+def add_excitation_weights(layer: keras.layers.Layer, channels: int, reduction: int) -> None:
+    """The excitation bottleneck's weights on ``layer``: C -> max(C // r, 1) -> C, with biases.
+
+    Shared by SE and GE-θ⁺, which name them alike (checkpoint mapping relies on the names).
+    """
+    hidden = max(channels // reduction, 1)
+    layer.squeeze_kernel = layer.add_weight(
+        name="squeeze_kernel", shape=(channels, hidden), initializer="glorot_uniform"
+    )
+    layer.squeeze_bias = layer.add_weight(name="squeeze_bias", shape=(hidden,), initializer="zeros")
+    layer.excite_kernel = layer.add_weight(
+        name="excite_kernel", shape=(hidden, channels), initializer="glorot_uniform"
+    )
+    layer.excite_bias = layer.add_weight(name="excite_bias", shape=(channels,), initializer="zeros")
+
+
+def excite(layer: keras.layers.Layer, context):
+    """(N, C) context -> (N, C) gate logits through the bottleneck of ``add_excitation_weights``."""
+    hidden = ops.relu(ops.matmul(context, layer.squeeze_kernel) + layer.squeeze_bias)
+    return ops.matmul(hidden, layer.excite_kernel) + layer.excite_bias
+
+
 @keras.saving.register_keras_serializable(package="srm_keras")
 class SqueezeExcitation(keras.layers.Layer):
     """Squeeze-and-Excitation (SE) channel recalibration.
@@ -42,27 +64,14 @@ class SqueezeExcitation(keras.layers.Layer):
                 f"channels; received shape {input_shape}."
             )
         channels = input_shape[-1]
-        hidden = max(channels // self.reduction, 1)
-        self.squeeze_kernel = self.add_weight(
-            name="squeeze_kernel", shape=(channels, hidden), initializer="glorot_uniform"
-        )
-        self.squeeze_bias = self.add_weight(
-            name="squeeze_bias", shape=(hidden,), initializer="zeros"
-        )
-        self.excite_kernel = self.add_weight(
-            name="excite_kernel", shape=(hidden, channels), initializer="glorot_uniform"
-        )
-        self.excite_bias = self.add_weight(
-            name="excite_bias", shape=(channels,), initializer="zeros"
-        )
+        add_excitation_weights(self, channels, self.reduction)
 
     def call(self, inputs):
         # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, in
         # the pooling and in the gradient of the product alike.
         x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
         squeezed = ops.mean(x, axis=1)  # (N, C)
-        hidden = ops.relu(ops.matmul(squeezed, self.squeeze_kernel) + self.squeeze_bias)
-        gate = ops.sigmoid(ops.matmul(hidden, self.excite_kernel) + self.excite_bias)
+        gate = ops.sigmoid(excite(self, squeezed))
         return ops.reshape(x * gate[:, None, :], ops.shape(inputs))
 
     def compute_output_shape(self, input_shape):
