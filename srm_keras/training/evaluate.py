@@ -30,6 +30,18 @@ def outputs_probabilities(model: keras.Model) -> bool:
     return getattr(last, "activation", None) is keras.activations.softmax
 
 
+def _in_top_k(scores: np.ndarray, picked: np.ndarray, k: int) -> np.ndarray:
+    """Whether each label's score is among the ``k`` largest, with ``tf.math.in_top_k``'s rule.
+
+    A label counts when fewer than ``k`` classes score strictly higher, so classes tied at the
+    boundary are all in the top ``k`` (a saturated softmax often ties many classes at 0). That is
+    the rule of Keras' ``SparseTopKCategoricalAccuracy``, so the figure here equals the
+    ``val_top5_accuracy`` logged during training. A non-finite label score never counts.
+    """
+    higher = (scores > picked[:, None]).sum(axis=-1)
+    return (higher < k) & np.isfinite(picked)
+
+
 def evaluate(
     model_or_path: keras.Model | str | os.PathLike,
     dataset: Iterable,
@@ -75,10 +87,8 @@ def evaluate(
         if not probabilities:
             scores = _softmax(scores)
         np.add.at(confusion, (labels, scores.argmax(axis=-1)), 1)
-        k = min(top_k, num_classes)
-        top = np.argpartition(-scores, k - 1, axis=-1)[:, :k]
-        in_top_k += int((top == labels[:, None]).any(axis=-1).sum())
         picked = scores[np.arange(len(labels)), labels]
+        in_top_k += int(_in_top_k(scores, picked, top_k).sum())
         loss_sum += float(-np.log(np.clip(picked, _EPSILON, 1.0 - _EPSILON)).sum())
     total = int(confusion.sum())
     if total == 0:

@@ -101,6 +101,32 @@ def test_saved_models_load_and_match_the_final_metrics(trained_run, digits_dir):
     np.testing.assert_allclose(list(result["per_class_accuracy"].values()), recall)
 
 
+@pytest.mark.parametrize("softmax", [True, False])
+def test_top5_counts_ties_at_the_boundary_like_keras(softmax):
+    # Class 0 wins by far and the other nine tie (a saturated softmax gives nine exact zeros),
+    # so every label is in the top 5 by the tf.math.in_top_k rule Keras logs during training.
+    logits = np.array([60.0] + [0.0] * 9, dtype="float32")
+    inputs = keras.Input((2, 2, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    head = keras.layers.Dense(
+        10,
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(logits),
+        activation="softmax" if softmax else None,
+    )
+    model = keras.Model(inputs, head(pooled))
+    images = np.random.default_rng(0).random((20, 2, 2, 3), dtype="float32")
+    labels = np.arange(20) % 10
+    dataset = [(images[:12], labels[:12]), (images[12:], labels[12:])]
+    result = evaluate(model, dataset)
+    assert result["top5_accuracy"] == 1.0 and result["accuracy"] == pytest.approx(0.1)
+    assert evaluate(model, dataset, top_k=1)["top1_accuracy"] == pytest.approx(0.1)
+    if softmax:
+        top5 = keras.metrics.SparseTopKCategoricalAccuracy(5)
+        top5.update_state(labels, model.predict(images, verbose=0))
+        assert result["top5_accuracy"] == pytest.approx(float(top5.result()))
+
+
 def test_evaluate_command_writes_the_metrics_json(trained_run, tmp_path):
     output = tmp_path / "metrics.json"
     assert cli(evaluate_cli, ["evaluate", str(trained_run), "--output", str(output)]) == 0
