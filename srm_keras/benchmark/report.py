@@ -106,6 +106,7 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp creates owner-only files; results are for sharing
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from srm_keras.layers import moments
 from srm_keras.export.signatures import pixels_spec
 
 OUTPUTS = ("logits", "probabilities")
@@ -62,7 +63,9 @@ def freeze(serving: keras.Model) -> FrozenGraph:
         # A tuple keeps the output order explicit in the frozen function.
         return tuple(outputs[name] for name in OUTPUTS)
 
-    function = convert_variables_to_constants_v2(traced.get_concrete_function())
+    # Common reductions only, which every converter maps to builtin ops (see layers.moments).
+    with moments.portable():
+        function = convert_variables_to_constants_v2(traced.get_concrete_function())
 
     @tf.function(input_signature=[spec])
     def predict(images):
