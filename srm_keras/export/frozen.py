@@ -14,7 +14,6 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from srm_keras.layers import moments
 from srm_keras.export.signatures import pixels_spec
 
 OUTPUTS = ("logits", "probabilities")
@@ -63,9 +62,7 @@ def freeze(serving: keras.Model) -> FrozenGraph:
         # A tuple keeps the output order explicit in the frozen function.
         return tuple(outputs[name] for name in OUTPUTS)
 
-    # Common reductions only, which every converter maps to builtin ops (see layers.moments).
-    with moments.portable():
-        function = convert_variables_to_constants_v2(traced.get_concrete_function())
+    function = convert_variables_to_constants_v2(traced.get_concrete_function())
 
     @tf.function(input_signature=[spec])
     def predict(images):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from srm_keras.layers import moments
-
 
 @keras.saving.register_keras_serializable(package="srm_keras")
 class StyleRecalibration(keras.layers.Layer):
@@ -77,8 +75,15 @@ class StyleRecalibration(keras.layers.Layer):
         # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, and
         # TensorFlow's kernels merge the two axes anyway.
         x = ops.reshape(x, (ops.shape(x)[0], -1, x.shape[-1]))
-        mean, variance = moments.moments(x, self.ddof)
-        return mean, ops.sqrt(variance + self.epsilon)
+        spatial = ops.cast(ops.shape(x)[1], "float32")
+        mean = ops.mean(x, axis=1, keepdims=True)  # (N, 1, C)
+        # The gradient of the centred sum through the mean is exactly zero (the deviations sum
+        # to zero), so holding the mean constant there leaves the gradient unchanged and saves
+        # the backward pass a full-size product and reduction.
+        squares = ops.sum(ops.square(x - ops.stop_gradient(mean)), axis=1)  # (N, C)
+        variance = squares / ops.maximum(spatial - self.ddof, 1.0)
+        std = ops.sqrt(variance + self.epsilon)
+        return ops.squeeze(mean, axis=1), std
 
     def call(self, inputs, training=None):
         mean, std = self.style_pool(inputs)

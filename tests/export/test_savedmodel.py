@@ -200,11 +200,3 @@ def test_report_records_the_savedmodel(srm_export):
     stored = json.loads((output / "export_report.json").read_text())
     assert stored["artifacts"][0]["format"] == "savedmodel"
     assert stored["version"] == 1 and stored["model_name"] == "srm_resnet20"
-
-
-def test_frozen_graph_uses_only_common_reductions(frozen):
-    # Keras on TensorFlow pools SRM's moments with EuclideanNorm, which TFLite lacks; the
-    # serving graph is traced with the portable form (srm_keras.layers.moments.portable).
-    types = {node.op for node in frozen.graph_def.node}
-    assert "EuclideanNorm" not in types
-    assert {"Mean", "Sum"} <= types
