@@ -145,8 +145,10 @@ def main() -> None:
             "results": rows,
             "one_pass_accuracy": accuracy,
         }
-        with open(args.output, "w", encoding="utf-8") as stream:
+        partial = f"{args.output}.partial"
+        with open(partial, "w", encoding="utf-8") as stream:
             json.dump(payload, stream, indent=2)
+        os.replace(partial, args.output)  # never a half-written result file
 
 
 if __name__ == "__main__":

@@ -83,6 +83,18 @@ def _assert_close(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=TOLERANCE, atol=TOLERANCE)
 
 
+def _assert_same_values_and_gradients(layer, reference, x, training):
+    """The layer and ``reference(layer, x, training)``, values and input gradients."""
+    # BN updates its moving statistics in training mode: run both forms on one state each.
+    state = [w.numpy().copy() for w in layer.weights]
+    fast = _value_and_input_gradient(lambda t: layer(t, training=training), x)
+    for weight, value in zip(layer.weights, state):
+        weight.assign(value)
+    expected = _value_and_input_gradient(lambda t: reference(layer, t, training), x)
+    for actual, wanted in zip(fast, expected):
+        _assert_close(actual, wanted)
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("ddof", [0, 1])
 def test_srm_statistics_match_the_two_axis_formula(shape, ddof):
@@ -99,14 +111,7 @@ def test_srm_values_and_gradients_match_the_reference(shape, training):
     layer = StyleRecalibration()
     layer.build(shape)
     _randomise(layer)
-    # BN updates its moving statistics in training mode: run both forms on one state each.
-    state = [w.numpy().copy() for w in layer.weights]
-    fast = _value_and_input_gradient(lambda t: layer(t, training=training), x)
-    for weight, value in zip(layer.weights, state):
-        weight.assign(value)
-    reference = _value_and_input_gradient(lambda t: srm_reference(layer, t, training), x)
-    for actual, expected in zip(fast, reference):
-        _assert_close(actual, expected)
+    _assert_same_values_and_gradients(layer, srm_reference, x, training)
 
 
 def test_srm_weight_gradients_match_the_reference():
@@ -197,13 +202,7 @@ def test_ge_values_and_gradients_match_the_depthwise_convolution(shape, training
     layer = GatherExcitation()
     layer.build(shape)
     _randomise(layer)
-    state = [w.numpy().copy() for w in layer.weights]
-    fast = _value_and_input_gradient(lambda t: layer(t, training=training), x)
-    for weight, value in zip(layer.weights, state):
-        weight.assign(value)
-    reference = _value_and_input_gradient(lambda t: ge_reference(layer, t, training), x)
-    for actual, expected in zip(fast, reference):
-        _assert_close(actual, expected)
+    _assert_same_values_and_gradients(layer, ge_reference, x, training)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
