@@ -11,13 +11,19 @@ subset of the next one's work:
 * ``srm_pool_gate``: ``x * sigmoid(mean + std)`` with SRM's own pooling (centred variance in
   float32). SRM is this plus its CFC and batch normalisation on (N, C) tensors;
 
-and the full SE and SRM modules for comparison. The stripped modules are timing instruments: they
+and the full SE, SRM and GE-θ modules for comparison. The stripped modules are timing instruments: they
 are not trained and not part of the package. All contenders are interleaved repetition by
 repetition in one process by ``srm_keras.benchmark.run_benchmark`` (the harness behind
 ``srm-keras bench``); the ratios are to plain ResNet-50 in the same run and configuration:
 
     python benchmarks/overhead_floor.py --jit-compile off on --repeats 10 \
         --output benchmarks/cpu_overhead_floor_b16.json
+
+The ``srm-keras`` command runs TensorFlow with its BFC CPU allocator; this script, like any
+Python program, does so only when ``TF_CPU_ALLOCATOR_USE_BFC=true`` is set in its environment:
+
+    TF_CPU_ALLOCATOR_USE_BFC=true python benchmarks/overhead_floor.py --mode inference train \
+        --jit-compile off on --repeats 8 --output benchmarks/cpu_overhead_floor_b16_bfc.json
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ CONTENDERS = [
     ("se_resnet50", _builder("se")),
     ("srm_pool_gate_resnet50", _builder(SRMPoolGate)),
     ("srm_resnet50", _builder("srm")),
+    ("ge_resnet50", _builder("ge")),
 ]
 
 
