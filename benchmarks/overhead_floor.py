@@ -11,8 +11,8 @@ subset of the next one's work:
 * ``srm_pool_gate``: ``x * sigmoid(mean + std)`` with SRM's own pooling (centred variance in
   float32). SRM is this plus its CFC and batch normalisation on (N, C) tensors;
 
-and the full SE, SRM and GE-θ modules for comparison. The stripped modules are timing instruments: they
-are not trained and not part of the package. All contenders are interleaved repetition by
+and the full SE, SRM and GE-θ modules for comparison. The stripped modules are timing instruments:
+they are not trained and not part of the package. All contenders are interleaved repetition by
 repetition in one process by ``srm_keras.benchmark.run_benchmark`` (the harness behind
 ``srm-keras bench``); the ratios are to plain ResNet-50 in the same run and configuration:
 
@@ -29,6 +29,7 @@ Python program, does so only when ``TF_CPU_ALLOCATOR_USE_BFC=true`` is set in it
 from __future__ import annotations
 
 import argparse
+import logging
 
 import keras
 from keras import ops
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--output", help="JSON path; CSV and Markdown are written beside it")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     report = run_benchmark(
         CONTENDERS,
         modes=args.mode,
