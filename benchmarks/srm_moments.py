@@ -6,6 +6,12 @@ each form's ratio to the centred form are printed as a Markdown table and writte
 
     python benchmarks/srm_moments.py --batch-size 16 --jit-compile off on \
         --output benchmarks/cpu_srm_moments_b16.json
+
+With TensorFlow's BFC CPU allocator, as ``srm-keras`` runs (the ``per_sample`` form came later
+and is only in this file):
+
+    TF_CPU_ALLOCATOR_USE_BFC=true python benchmarks/srm_moments.py --jit-compile off on \
+        --repeats 9 --output benchmarks/cpu_srm_moments_b16_bfc.json
 """
 
 from __future__ import annotations
@@ -47,11 +53,33 @@ def one_pass(x):
     return mean, (squares - spatial * tf.square(mean)) / (spatial - 1.0)
 
 
+def per_sample(x):
+    """The centred form one sample at a time (``tf.map_fn``), so that the squared differences
+    of a sample are still in cache when they are summed."""
+
+    def moments(sample):  # (S, C)
+        mean = tf.reduce_mean(sample, axis=0, keepdims=True)
+        squares = tf.reduce_sum(tf.square(sample - mean), axis=0)
+        return tf.squeeze(mean, axis=0), squares
+
+    spatial = tf.cast(tf.shape(x)[1], tf.float32)
+    mean, squares = tf.map_fn(
+        moments, x, fn_output_signature=(tf.float32, tf.float32), parallel_iterations=2
+    )
+    return mean, squares / (spatial - 1.0)
+
+
 def mean_only(x):
     return tf.reduce_mean(x, axis=1)
 
 
-FORMS = {"keras_ops": keras_ops, "fused": fused, "one_pass": one_pass, "mean_only": mean_only}
+FORMS = {
+    "keras_ops": keras_ops,
+    "fused": fused,
+    "one_pass": one_pass,
+    "per_sample": per_sample,
+    "mean_only": mean_only,
+}
 
 
 def one_pass_accuracy() -> list[dict]:
@@ -78,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--jit-compile", nargs="+", choices=["on", "off"], default=["off", "on"])
+    parser.add_argument("--forms", nargs="+", choices=list(FORMS), default=list(FORMS))
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--output")
     args = parser.parse_args()
@@ -91,7 +120,9 @@ def main() -> None:
         forms = {
             name: tf.function(form, jit_compile=jit == "on")
             for name, form in FORMS.items()
-            if jit == "off" or name in ("keras_ops", "mean_only")  # XLA: no EuclideanNorm kernel
+            # keras_ops is the reference; XLA has no EuclideanNorm kernel.
+            if name == "keras_ops"
+            or (name in args.forms and (jit == "off" or name in ("mean_only", "per_sample")))
         }
         for form in forms.values():  # trace and warm up
             for x, _ in inputs:

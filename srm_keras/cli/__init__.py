@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # Sub-command modules, in the order ``srm-keras --help`` lists them.
@@ -39,7 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# TensorFlow's default CPU allocator hands large buffers back to the system and faults them in
+# again on the next step; the BFC allocator keeps them. Every full-size temporary (a module's
+# pooling, a batch norm's centred input) pays for the page faults otherwise: see BENCHMARKS.md,
+# "The CPU allocator". TensorFlow reads the variable when it creates its CPU allocator, at the
+# first operation, so setting it here, before any work, is in time.
+CPU_ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
+
+
+def prefer_bfc_cpu_allocator() -> None:
+    """Use TensorFlow's BFC CPU allocator unless ``TF_CPU_ALLOCATOR_USE_BFC`` is already set."""
+    os.environ.setdefault(CPU_ALLOCATOR_VARIABLE, "true")
+
+
 def main(argv: list[str] | None = None) -> int:
+    prefer_bfc_cpu_allocator()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
