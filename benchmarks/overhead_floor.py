@@ -11,7 +11,9 @@ subset of the next one's work:
 * ``srm_pool_gate``: ``x * sigmoid(mean + std)`` with SRM's own pooling (centred variance in
   float32). SRM is this plus its CFC and batch normalisation on (N, C) tensors;
 
-and the full SE, SRM and GE-θ modules for comparison. The stripped modules are timing instruments:
+and the full SE, SRM and GE-θ modules for comparison, and SRM with its batched pooling in every
+configuration (``srm_batched_pool``; the package pools one sample at a time in XLA-compiled CPU
+inference). The stripped modules are timing instruments:
 they are not trained and not part of the package. All contenders are interleaved repetition by
 repetition in one process by ``srm_keras.benchmark.run_benchmark`` (the harness behind
 ``srm-keras bench``); the ratios are to plain ResNet-50 in the same run and configuration:
@@ -66,6 +68,13 @@ class SRMPoolGate(keras.layers.Layer):
         return inputs * gate[:, None, None, :]
 
 
+class BatchedPoolSRM(StyleRecalibration):
+    """SRM with the batched centred pooling everywhere, as before the per-sample form."""
+
+    def style_pool(self, inputs, training=None):
+        return super().style_pool(inputs, training=True)  # training selects the batched form
+
+
 def _builder(recalibration):
     def build(input_shape, classes):
         return resnet(50, recalibration, input_shape=input_shape, classes=classes)
@@ -81,6 +90,7 @@ CONTENDERS = [
     ("srm_pool_gate_resnet50", _builder(SRMPoolGate)),
     ("srm_resnet50", _builder("srm")),
     ("ge_resnet50", _builder("ge")),
+    ("srm_batched_pool_resnet50", _builder(BatchedPoolSRM)),
 ]
 
 
@@ -91,11 +101,15 @@ def main() -> None:
     parser.add_argument("--mode", nargs="+", choices=["inference", "train"], default=["inference"])
     parser.add_argument("--jit-compile", nargs="+", choices=["on", "off"], default=["off", "on"])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--contenders", nargs="+", choices=[name for name, _ in CONTENDERS], help="default: all"
+    )
     parser.add_argument("--output", help="JSON path; CSV and Markdown are written beside it")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    chosen = args.contenders or [name for name, _ in CONTENDERS]
     report = run_benchmark(
-        CONTENDERS,
+        [(name, build) for name, build in CONTENDERS if name in chosen],
         modes=args.mode,
         jit_compile=[value == "on" for value in args.jit_compile],
         batch_sizes=args.batch_size,

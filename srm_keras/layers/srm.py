@@ -6,6 +6,41 @@ import keras
 from keras import ops
 
 
+def per_sample_pooling(training=None) -> bool:
+    """Whether SRM pools one sample at a time in the current trace.
+
+    Only for TensorFlow inference that XLA compiles for the CPU (``jit_compile=True`` without a
+    visible GPU). There XLA fuses the centred sum of squares into one reduction over the whole
+    batch, and the same arithmetic one sample at a time (a loop XLA compiles) measured faster,
+    most likely because each sample's map is still in cache for the second read: 0.70 of the
+    pooling's time and 0.99 of SRM-ResNet-50's inference time (BENCHMARKS.md). Nowhere else:
+    without XLA the loop costs more than it saves, a loop over the batch would serialise a GPU,
+    and training has not been measured. Both forms compute the same centred sums.
+    """
+    if training or keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    if tf.executing_eagerly() or tf.config.list_logical_devices("GPU"):
+        return False
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # a TensorFlow without the helper: keep the batched form
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
+def _centred_sums_per_sample(x):
+    """Mean and centred sum of squares of a float32 (N, S, C) tensor, one sample at a time."""
+    import tensorflow as tf
+
+    def moments(sample):  # (S, C)
+        mean = tf.reduce_mean(sample, axis=0)
+        return mean, tf.reduce_sum(tf.square(sample - tf.stop_gradient(mean)), axis=0)
+
+    return tf.map_fn(moments, x, fn_output_signature=(tf.float32, tf.float32))
+
+
 @keras.saving.register_keras_serializable(package="srm_keras")
 class StyleRecalibration(keras.layers.Layer):
     """Style-based Recalibration Module (SRM).
@@ -69,24 +104,27 @@ class StyleRecalibration(keras.layers.Layer):
         )
         self.bn.build((None, channels))
 
-    def style_pool(self, inputs):
+    def style_pool(self, inputs, training=None):
         """Per-channel mean and standard deviation in float32, each of shape (N, C)."""
         x = ops.cast(inputs, "float32")
         # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, and
         # TensorFlow's kernels merge the two axes anyway.
         x = ops.reshape(x, (ops.shape(x)[0], -1, x.shape[-1]))
         spatial = ops.cast(ops.shape(x)[1], "float32")
-        mean = ops.mean(x, axis=1, keepdims=True)  # (N, 1, C)
-        # The gradient of the centred sum through the mean is exactly zero (the deviations sum
-        # to zero), so holding the mean constant there leaves the gradient unchanged and saves
-        # the backward pass a full-size product and reduction.
-        squares = ops.sum(ops.square(x - ops.stop_gradient(mean)), axis=1)  # (N, C)
+        if per_sample_pooling(training):
+            mean, squares = _centred_sums_per_sample(x)
+        else:
+            mean = ops.mean(x, axis=1)  # (N, C)
+            # The gradient of the centred sum through the mean is exactly zero (the deviations
+            # sum to zero), so holding the mean constant there leaves the gradient unchanged
+            # and saves the backward pass a full-size product and reduction.
+            centred = x - ops.stop_gradient(mean)[:, None, :]
+            squares = ops.sum(ops.square(centred), axis=1)  # (N, C)
         variance = squares / ops.maximum(spatial - self.ddof, 1.0)
-        std = ops.sqrt(variance + self.epsilon)
-        return ops.squeeze(mean, axis=1), std
+        return mean, ops.sqrt(variance + self.epsilon)
 
     def call(self, inputs, training=None):
-        mean, std = self.style_pool(inputs)
+        mean, std = self.style_pool(inputs, training=training)
         z = mean * self.cfc[:, 0] + std * self.cfc[:, 1]  # (N, C)
         gate = ops.cast(ops.sigmoid(self.bn(z, training=training)), inputs.dtype)
         # The product on (N, H*W, C), so that the gate's gradient is a one-axis reduction too.

@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from srm_keras.layers import GatherExcitation, SqueezeExcitation, StyleRecalibration
+from srm_keras.layers.srm import per_sample_pooling
 
 TOLERANCE = 1e-5
 SHAPES = [(3, 7, 5, 16), (2, 1, 1, 8), (4, 14, 14, 32)]
@@ -166,6 +167,74 @@ def test_srm_mixed_precision_matches_the_reference(policy):
         ops.convert_to_numpy(ops.cast(output, "float32")),
         ops.convert_to_numpy(ops.cast(srm_reference(layer, x, False), "float32")),
     )
+
+
+def _xla_value_and_input_gradient(function, x):
+    """``function``'s value and input gradient, both computed in one XLA-compiled trace."""
+
+    def value_and_gradient(t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = function(t)
+            loss = ops.sum(ops.cast(y, "float32") * ops.cast(ops.sin(t), "float32"))
+        return y, tape.gradient(loss, t)
+
+    compiled = tf.function(value_and_gradient, jit_compile=True)
+    graph = compiled.get_concrete_function(tf.TensorSpec(x.shape, x.dtype)).graph
+    loops = [op.type for op in graph.get_operations() if "While" in op.type]
+    return [ops.convert_to_numpy(ops.cast(t, "float32")) for t in compiled(x)], loops
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_srm_per_sample_pooling_under_xla_matches_the_reference(shape):
+    """XLA-compiled inference pools one sample at a time; values and gradients unchanged."""
+    layer = StyleRecalibration()
+    layer.build(shape)
+    _randomise(layer)
+    x = tf.constant(_inputs(shape))
+    fast, loops = _xla_value_and_input_gradient(lambda t: layer(t, training=False), x)
+    assert loops, "XLA inference should trace the per-sample loop"
+    expected = _value_and_input_gradient(lambda t: srm_reference(layer, t, False), x)
+    for actual, wanted in zip(fast, expected):
+        _assert_close(actual, wanted)
+
+
+@pytest.mark.parametrize("shape", [(3, 6, 6, 16), (2, 1, 1, 8)])
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_srm_per_sample_statistics_under_xla_and_mixed_precision(shape, policy):
+    """The statistics the per-sample form changes, in float32, from float16/bfloat16 maps whose
+    squares overflow float16. (The float16 product after them rounds differently under XLA
+    than eagerly, in either form.)"""
+    keras.mixed_precision.set_global_policy(policy)
+    layer = StyleRecalibration()
+    x = tf.constant(ops.cast(_inputs(shape, scale=300.0, offset=100.0), layer.compute_dtype))
+    pool = tf.function(lambda t: layer.style_pool(t, training=False), jit_compile=True)
+    graph = pool.get_concrete_function(tf.TensorSpec(x.shape, x.dtype)).graph
+    assert any("While" in op.type for op in graph.get_operations())
+    for actual, expected in zip(pool(x), srm_statistics_reference(x, 1)):
+        assert actual.dtype == "float32"
+        _assert_close(actual.numpy(), ops.convert_to_numpy(expected))
+
+
+def _decision_in_trace(jit_compile, training):
+    decision = []
+
+    def trace():
+        decision.append(per_sample_pooling(training))
+        return tf.constant(0)
+
+    tf.function(trace, jit_compile=jit_compile)()
+    return decision[0]
+
+
+def test_srm_pools_per_sample_only_in_xla_inference():
+    decisions = {
+        "eager": per_sample_pooling(False),
+        "xla": _decision_in_trace(True, False),
+        "graph": _decision_in_trace(False, False),
+        "xla training": _decision_in_trace(True, True),
+    }
+    assert decisions == {"eager": False, "xla": True, "graph": False, "xla training": False}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
