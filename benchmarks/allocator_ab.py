@@ -8,8 +8,8 @@ its medians. The ratio for a model is its median over rounds with BFC over its m
 default allocator, so the rounds interleave the two settings the way the harness interleaves
 models:
 
-    python benchmarks/allocator_ab.py --models resnet50 srm_resnet50 --rounds 4 \
-        --output benchmarks/cpu_allocator_ab_b16.json
+    python benchmarks/allocator_ab.py --models resnet50 srm_resnet50 se_resnet50 --rounds 4 \
+        --repeats 3 --output benchmarks/cpu_allocator_ab_b16.json
 
 ``srm-keras`` turns the BFC allocator on for its own process unless ``TF_CPU_ALLOCATOR_USE_BFC``
 is already set (see the README, "What the modules cost").

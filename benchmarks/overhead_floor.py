@@ -13,10 +13,10 @@ subset of the next one's work:
 
 and the full SE, SRM and GE-θ modules for comparison, and SRM with its batched pooling in every
 configuration (``srm_batched_pool``; the package pools one sample at a time in XLA-compiled CPU
-inference). The stripped modules are timing instruments:
-they are not trained and not part of the package. All contenders are interleaved repetition by
-repetition in one process by ``srm_keras.benchmark.run_benchmark`` (the harness behind
-``srm-keras bench``); the ratios are to plain ResNet-50 in the same run and configuration:
+inference). The stripped modules are timing instruments: they are not trained and not part of
+the package. All contenders are interleaved repetition by repetition in one process by
+``srm_keras.benchmark.run_benchmark`` (the harness behind ``srm-keras bench``); the ratios are
+to plain ResNet-50 in the same run and configuration:
 
     python benchmarks/overhead_floor.py --jit-compile off on --repeats 10 \
         --output benchmarks/cpu_overhead_floor_b16.json
@@ -62,8 +62,9 @@ class SRMPoolGate(keras.layers.Layer):
     ddof = 1
     epsilon = 1e-5
 
-    def call(self, inputs):
-        mean, std = StyleRecalibration.style_pool(self, inputs)  # (N, C) each, float32
+    def call(self, inputs, training=None):
+        # (N, C) each, float32; ``training`` picks the same pooling form as in SRM.
+        mean, std = StyleRecalibration.style_pool(self, inputs, training=training)
         gate = ops.cast(ops.sigmoid(mean + std), inputs.dtype)
         return inputs * gate[:, None, None, :]
 

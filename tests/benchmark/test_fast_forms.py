@@ -169,6 +169,12 @@ def test_srm_mixed_precision_matches_the_reference(policy):
     )
 
 
+def _traced_loops(compiled, x):
+    """The while loops in ``compiled``'s trace for ``x`` (the per-sample pooling is one)."""
+    graph = compiled.get_concrete_function(tf.TensorSpec(x.shape, x.dtype)).graph
+    return [op.type for op in graph.get_operations() if "While" in op.type]
+
+
 def _xla_value_and_input_gradient(function, x):
     """``function``'s value and input gradient, both computed in one XLA-compiled trace."""
 
@@ -180,9 +186,8 @@ def _xla_value_and_input_gradient(function, x):
         return y, tape.gradient(loss, t)
 
     compiled = tf.function(value_and_gradient, jit_compile=True)
-    graph = compiled.get_concrete_function(tf.TensorSpec(x.shape, x.dtype)).graph
-    loops = [op.type for op in graph.get_operations() if "While" in op.type]
-    return [ops.convert_to_numpy(ops.cast(t, "float32")) for t in compiled(x)], loops
+    values = [ops.convert_to_numpy(ops.cast(t, "float32")) for t in compiled(x)]
+    return values, _traced_loops(compiled, x)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -209,8 +214,7 @@ def test_srm_per_sample_statistics_under_xla_and_mixed_precision(shape, policy):
     layer = StyleRecalibration()
     x = tf.constant(ops.cast(_inputs(shape, scale=300.0, offset=100.0), layer.compute_dtype))
     pool = tf.function(lambda t: layer.style_pool(t, training=False), jit_compile=True)
-    graph = pool.get_concrete_function(tf.TensorSpec(x.shape, x.dtype)).graph
-    assert any("While" in op.type for op in graph.get_operations())
+    assert _traced_loops(pool, x), "XLA inference should trace the per-sample loop"
     for actual, expected in zip(pool(x), srm_statistics_reference(x, 1)):
         assert actual.dtype == "float32"
         _assert_close(actual.numpy(), ops.convert_to_numpy(expected))
