@@ -47,6 +47,7 @@ class FoldedStyleRecalibration(keras.layers.Layer):
         super().__init__(**kwargs)
         self.ddof = ddof
         self.epsilon = epsilon
+        self.statistics_dtype = "float32"  # export works in float32
 
     def build(self, input_shape):
         channels = input_shape[-1]

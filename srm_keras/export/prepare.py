@@ -76,6 +76,7 @@ def _float32_policies(config):
         "mixed_bfloat16",
         "float16",
         "bfloat16",
+        "float64",
     ):
         return "float32"
     return config

@@ -31,14 +31,14 @@ def per_sample_pooling(training=None) -> bool:
 
 
 def _centred_sums_per_sample(x):
-    """Mean and centred sum of squares of a float32 (N, S, C) tensor, one sample at a time."""
+    """Mean and centred sum of squares of an (N, S, C) tensor, one sample at a time."""
     import tensorflow as tf
 
     def moments(sample):  # (S, C)
         mean = tf.reduce_mean(sample, axis=0)
         return mean, tf.reduce_sum(tf.square(sample - tf.stop_gradient(mean)), axis=0)
 
-    return tf.map_fn(moments, x, fn_output_signature=(tf.float32, tf.float32))
+    return tf.map_fn(moments, x, fn_output_signature=(x.dtype, x.dtype))
 
 
 @keras.saving.register_keras_serializable(package="srm_keras")
@@ -54,8 +54,9 @@ class StyleRecalibration(keras.layers.Layer):
     result, and rescales the input by its sigmoid. Because the CFC starts at zero every gate is
     exactly 0.5 at initialisation. Trainable parameters: ``4 * channels``.
 
-    The statistics are computed in float32 whatever the layer's dtype policy, since squares of
-    float16 activations overflow; the gate is cast back to the input's dtype before the product.
+    The statistics, the CFC and the batch normalisation are computed in float32 under float16,
+    bfloat16 and float32 policies, since squares of float16 activations overflow, and in float64
+    under a float64 policy; the gate is cast back to the input's dtype before the product.
 
     Args:
         ddof: delta degrees of freedom of the variance: 1 (default) is the unbiased estimate of
@@ -86,9 +87,10 @@ class StyleRecalibration(keras.layers.Layer):
         self.epsilon = epsilon
         self.momentum = momentum
         self.bn_epsilon = bn_epsilon
-        # The gate is computed in float32 (see the class docstring).
+        # The gate is computed in float32 at least (see the class docstring).
+        self.statistics_dtype = "float64" if self.compute_dtype == "float64" else "float32"
         self.bn = keras.layers.BatchNormalization(
-            momentum=momentum, epsilon=bn_epsilon, dtype="float32", name="bn"
+            momentum=momentum, epsilon=bn_epsilon, dtype=self.statistics_dtype, name="bn"
         )
 
     def build(self, input_shape):
@@ -100,17 +102,21 @@ class StyleRecalibration(keras.layers.Layer):
         channels = input_shape[-1]
         # (C, 2): column 0 weighs the mean, column 1 the standard deviation.
         self.cfc = self.add_weight(
-            name="cfc", shape=(channels, 2), initializer="zeros", dtype="float32", autocast=False
+            name="cfc",
+            shape=(channels, 2),
+            initializer="zeros",
+            dtype=self.statistics_dtype,
+            autocast=False,
         )
         self.bn.build((None, channels))
 
     def style_pool(self, inputs, training=None):
-        """Per-channel mean and standard deviation in float32, each of shape (N, C)."""
-        x = ops.cast(inputs, "float32")
+        """Per-channel mean and standard deviation in ``statistics_dtype``, each (N, C)."""
+        x = ops.cast(inputs, self.statistics_dtype)
         # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, and
         # TensorFlow's kernels merge the two axes anyway.
         x = ops.reshape(x, (ops.shape(x)[0], -1, x.shape[-1]))
-        spatial = ops.cast(ops.shape(x)[1], "float32")
+        spatial = ops.cast(ops.shape(x)[1], self.statistics_dtype)
         if per_sample_pooling(training):
             mean, squares = _centred_sums_per_sample(x)
         else:

@@ -101,9 +101,9 @@ def resnet(
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Dense(classes, name="logits")(x)
         if classifier_activation is not None:
-            x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(
-                x
-            )
+            x = keras.layers.Activation(
+                classifier_activation, dtype=_head_dtype(), name="predictions"
+            )(x)
     elif pooling == "avg":
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":
@@ -186,3 +186,11 @@ def _stem(x, spec: ResNetSpec):
     # Zero padding equals PyTorch's -inf padding here: the inputs are ReLU outputs.
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
     return keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
+
+
+def _head_dtype() -> str:
+    """The softmax runs in float32 under mixed precision (float16 probabilities lose the small
+    classes), and in float64 under a float64 policy, so it never lowers the model's precision."""
+    return (
+        "float64" if keras.mixed_precision.global_policy().compute_dtype == "float64" else "float32"
+    )

@@ -20,15 +20,21 @@ def precision_policy(name: str) -> Iterator[None]:
 
     Under ``mixed_float16``, ``Model.compile`` wraps the optimiser in a ``LossScaleOptimizer``
     (dynamic loss scaling); ``mixed_bfloat16`` has float32's range and needs no scaling.
+    ``float64`` also sets Keras' ``floatx``, so that the losses and metrics created in the block
+    compute in float64 too: it is for numerical reference runs, where float32 rounding would be
+    amplified by training (see docs/numerics.md), not for speed.
     """
     if name not in PRECISIONS:
         raise ValueError(f"precision={name!r} is not supported; use one of {list(PRECISIONS)}.")
-    previous = keras.mixed_precision.global_policy()
+    previous, previous_floatx = keras.mixed_precision.global_policy(), keras.config.floatx()
     keras.mixed_precision.set_global_policy(name)
+    if name == "float64":
+        keras.config.set_floatx("float64")
     try:
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
+        keras.config.set_floatx(previous_floatx)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

@@ -108,7 +108,25 @@ def compile_model(
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
             keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"),
         ]
+    if model.compute_dtype == "float64":
+        # TensorFlow's in_top_k ranks float32 scores only.
+        top5 = float32_top5 if config.label_smoothing > 0 else float32_sparse_top5
+        metrics[1] = keras.metrics.MeanMetricWrapper(top5, name="top5_accuracy")
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+def float32_top5(y_true, y_pred):
+    """Top-5 accuracy of one-hot labels, ranking the scores in float32."""
+    return keras.metrics.top_k_categorical_accuracy(y_true, keras.ops.cast(y_pred, "float32"))
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+def float32_sparse_top5(y_true, y_pred):
+    """Top-5 accuracy of integer labels, ranking the scores in float32."""
+    return keras.metrics.sparse_top_k_categorical_accuracy(
+        y_true, keras.ops.cast(y_pred, "float32")
+    )
 
 
 def one_hot_labels(dataset: tf.data.Dataset, num_classes: int) -> tf.data.Dataset:

@@ -38,18 +38,25 @@ RUN_TIMEOUT = 300  # seconds per launch; one takes 40-200 s on two cores, busy o
 STOP_TIMEOUT = 60  # the surviving worker must stop this soon after its peer is killed
 FINGERPRINT = re.compile(r"weights fingerprint ([0-9a-f]{64})")
 
-# Tolerances against the single-process reference. The runs differ only in the order of float32
-# sums (the all-reduce adds the two workers' gradients; the reference differentiates the mean of
-# the two slices' losses). Observed: epoch losses within 1e-7 (relative); weights within 2.5e-6
-# (absolute) at the backup and 2.4e-7 at the end, the largest on SRM's CFC weights, which grow
-# from 0 to ~2 in the first steps (the BN right after them makes their gradients large while
-# they are small). That growth also amplifies: 2.5e-6 in those weights becomes 1e-3 in the loss
-# one epoch later, which is why the reference resumes from the very backup the job resumed from.
-# A real mismatch shows at 1e-2 or more: a worker's slice missing, the learning rate scaled for
-# the wrong batch, a lost momentum or step count, BatchNorm over the global batch (step-0 loss
-# 1.71 instead of 1.69 on these images).
-LOSS_RTOL = 1e-5
-WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-5
+# The job and the single-process reference compute the same sums in different orders and with
+# different kernels: the all-reduce adds the workers' gradients, the reference's tape adds the two
+# slices'; the workers run graphs, which TensorFlow's graph optimiser may rewrite into fused
+# oneDNN kernels, the reference runs eagerly; oneDNN picks kernels per CPU. In float32 each op
+# then differs by about 1e-7 (relative), and this training amplifies such differences: with the
+# recipe below in float32, scaling every initial weight by (1 + 1e-7 * noise) moved the third
+# step's loss by 2.6e-4 and the epoch means by up to 8.8e-3 (an amplification of 1e5 in 12
+# steps), and graph against eager execution moved them by up to 7.5e-5. That is why a float32
+# comparison at 1e-5 passed on one CPU and failed on another (1.8e-4 in the first epoch; see
+# docs/numerics.md). So the job and the reference train in float64 (`--precision float64`;
+# oneDNN has no float64 kernels, so every CPU runs the same Eigen ones). Rounding there is
+# 1.1e-16 per op, and the same amplification leaves about 1e-11 (measured in float64: graph
+# against eager 4e-16 after 12 steps; this job against its reference, 5e-16 in the weights and
+# under 1e-15 in the logged losses). Losses, metrics and weights are all float64, and compared
+# at 1e-9. A real mismatch shows at 1e-1 (measured on these 12 steps in float64): BatchNorm over
+# the global batch instead of each worker's slice moves the epoch losses by 0.19, a learning rate
+# twice too large by 0.77.
+LOSS_RTOL = 1e-9
+WEIGHT_RTOL, WEIGHT_ATOL = 1e-9, 1e-12
 
 
 @dataclasses.dataclass
@@ -72,7 +79,13 @@ def run(image_folder, tmp_path_factory) -> InterruptedRun:
     scratch.mkdir()
     metadata = output / "backup" / "training_metadata.json"
     argv = worker_argv(
-        *recipe_flags(image_folder, output, epochs=EPOCHS, **{"decay-epochs": DECAY_EPOCH})
+        *recipe_flags(
+            image_folder,
+            output,
+            epochs=EPOCHS,
+            precision="float64",
+            **{"decay-epochs": DECAY_EPOCH},
+        )
     )
     env = {"TMPDIR": str(scratch)}  # where the non-chief worker keeps its files
 
@@ -172,32 +185,34 @@ def _reference(image_folder: Path, output: Path, resume_epoch: int, backup: Path
         warmup_epochs=1,
         decay_epochs=[DECAY_EPOCH],
         label_smoothing=0.1,
+        precision="float64",
     )
-    cross_entropy = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
 
     def start(restore: bool):
         data = load_data(config)
         assert int(data.train.cardinality()) == STEPS and data.train_size == 48
-        model = build_model(config, data.num_classes)
-        apply_weight_decay(model, config.weight_decay)
-        compile_model(model, config, STEPS, jit_compile=False)
+        with runtime.precision_policy(config.precision):
+            model = build_model(config, data.num_classes)
+            apply_weight_decay(model, config.weight_decay)
+            compile_model(model, config, STEPS, jit_compile=False)
+            loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
         if restore:
             model.optimizer.build(model.trainable_variables)
             model.load_weights(backup / "latest.weights.h5")
-        return model, iter(data.train.repeat())
+        return model, loss, iter(data.train.repeat())
 
     epoch_losses = []
     with runtime.seeded(config.seed, config.is_deterministic):
-        model, batches = start(restore=False)
+        model, cross_entropy, batches = start(restore=False)
         for epoch in range(EPOCHS):
             if epoch == resume_epoch:
                 before_restart = [np.asarray(v) for v in model.trainable_variables]
-                model, batches = start(restore=True)
+                model, cross_entropy, batches = start(restore=True)
                 restored = [np.asarray(v) for v in model.trainable_variables]
             losses = []
             for _ in range(STEPS):
                 images, labels = next(batches)
-                labels = tf.one_hot(labels, 3)
+                labels = tf.one_hot(labels, 3, dtype=model.compute_dtype)
                 with tf.GradientTape() as tape:
                     slices = zip(tf.split(images, WORKERS), tf.split(labels, WORKERS))
                     parts = [cross_entropy(y, model(x, training=True)) for x, y in slices]

@@ -48,6 +48,31 @@ def test_matches_numpy_reference(ddof, shape):
     np.testing.assert_allclose(layer(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_float64_policy_computes_everything_in_float64():
+    # Under float32 and mixed policies the statistics are float32; a float64 layer must not lower
+    # them, or float64 reference runs would carry float32 rounding (docs/numerics.md).
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 4, 5, 6)) * 3 + 1
+    layer = StyleRecalibration(dtype="float64")
+    layer.build(x.shape)
+    _randomise(layer, rng)
+    assert layer.cfc.dtype == "float64" and layer.bn.compute_dtype == "float64"
+    bn = layer.bn
+    expected = _reference(
+        x,
+        layer.cfc.numpy(),
+        bn.gamma.numpy(),
+        bn.beta.numpy(),
+        bn.moving_mean.numpy(),
+        bn.moving_variance.numpy(),
+    )
+    output = layer(x, training=False).numpy()
+    assert output.dtype == np.float64
+    # Float64 rounding over a few dozen operations: 1e-12 leaves three orders of room, and a
+    # float32 step anywhere would miss it by five.
+    np.testing.assert_allclose(output, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_gates_are_one_half_at_initialisation():
     x = np.random.default_rng(0).normal(size=(4, 5, 5, 8)).astype("float32")
     for training in (True, False):

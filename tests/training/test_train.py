@@ -188,3 +188,14 @@ def test_mixed_float16_training_stays_finite_with_loss_scaling(tiny_config):
     assert all(np.isfinite(w).all() for w in result.model.get_weights())
     assert np.isfinite(result.metrics["loss"]) and result.metrics["finished"]
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
+
+
+def test_float64_training_computes_in_float64(tiny_config):
+    result = train(tiny_config(precision="float64", epochs=1, steps_per_epoch=2))
+    model = result.model
+    for name in ("stem_conv", "stage3_block3_srm", "logits", "predictions"):
+        assert model.get_layer(name).compute_dtype == "float64", name
+    assert model.get_layer("stage3_block3_srm").cfc.dtype == "float64"
+    assert result.metrics["finished"] and 0 <= result.metrics["val_top5_accuracy"] <= 1
+    assert keras.config.floatx() == "float32"  # restored
+    assert keras.mixed_precision.global_policy().name == "float32"
