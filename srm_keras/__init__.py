@@ -19,29 +19,42 @@ from srm_keras.weights import decode_predictions
 __version__ = "0.1.0"
 
 
+#: Sub-packages that pull in TensorFlow (and tf2onnx, LiteRT, keras-tuner): loaded on first use,
+#: so that ``import srm_keras`` stays light. ``srm_keras.export`` is also callable:
+#: ``srm_keras.export(model, "export/srm_resnet50")``.
+_LAZY_SUBPACKAGES = ("benchmark", "data", "distributed", "export", "training", "tuning")
+
+
 def __getattr__(name):
-    # srm_keras.export pulls in TensorFlow, tf2onnx and LiteRT: load it on first use only.
-    # The module is callable: srm_keras.export(model, "export/srm_resnet50").
-    if name == "export":
+    if name in _LAZY_SUBPACKAGES:
         import importlib
 
-        return importlib.import_module("srm_keras.export")
+        return importlib.import_module(f"srm_keras.{name}")
     raise AttributeError(f"module 'srm_keras' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY_SUBPACKAGES})
 
 
 globals().update(CONSTRUCTORS)
 
 __all__ = [
+    "benchmark",
     "count_macs",
     "count_params",
     "create_model",
+    "data",
     "decode_predictions",
+    "distributed",
     "export",
     "layers",
     "list_models",
     "models",
     "preprocess_input",
     "resnet",
+    "training",
+    "tuning",
     "weights",
     *CONSTRUCTORS,
 ]

@@ -230,6 +230,7 @@ def export(
             "float32_max_abs_diff": parity.FLOAT32_MAX_ABS_DIFF,
             "float16_max_abs_diff": parity.FLOAT16_MAX_ABS_DIFF,
             "quantized_top1_agreement": parity.QUANTIZED_TOP1_AGREEMENT,
+            "quantized_false_alarm_rate": parity.FALSE_ALARM_RATE,
         },
         "skipped": skipped,
         "artifacts": [

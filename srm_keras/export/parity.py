@@ -13,16 +13,28 @@ The same images go through the Keras model and through every artifact. Bounds:
   (``L`` = 20 to 50 for the zoo's CIFAR and ImageNet ResNets: 2e-3 to 3.5e-3), and a softmax
   probability moves by at most half the largest logit change. With the logits of trained
   classifiers below about 12 in magnitude this gives ``2e-2``, the bound used on the
-  probabilities, together with the quantised formats' top-1 agreement. Measured on ResNet-20s
-  (plain, SE, GE, SRM) trained on digits: 1.5e-3 to 8.5e-3.
+  probabilities. Measured on ResNet-20s (plain, SE, GE, SRM) trained on digits: 1.5e-3 to
+  8.5e-3. No top-1 agreement is required of float16: when every probability is within ``e`` of
+  Keras', the top class can change only on an image whose two best Keras probabilities are
+  within ``2 * e`` of each other, a tie at this precision. Requiring agreement there as well
+  would only make the check fail by chance (one such image in 96 decided it on some CPUs).
 * quantised formats (TFLite dynamic-range and int8): their probabilities carry quantisation
-  error by design, so what is bounded is the decision: top-1 agreement with the Keras model of
-  at least 99% on held-out images.
+  error by design, so what is checked is the decision. The requirement is that the artifact
+  disagrees with the Keras model's top-1 class on at most 1% of images like the held-out ones.
+  The verification images are a sample: an artifact that meets the requirement exactly still
+  disagrees on a binomially distributed number of them (on 360 images 3.6 on average, and 4 or
+  more, below 99% agreement, in 49% of samples). Demanding 99% agreement on the sample itself
+  rejects good artifacts by chance, more often the fewer the images. Instead, an artifact fails
+  when it disagrees on more images than one that meets the requirement would exceed once in
+  1000 samples (``FALSE_ALARM_RATE``, see :func:`allowed_disagreements`): 11 of 360, 21 of 1000.
+  What a broken export does is far beyond that: int8 calibrated on images a quarter as bright
+  as the real ones disagreed on 271 of the 360 held-out digits (tests/export/test_formats.py).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +47,21 @@ logger = logging.getLogger(__name__)
 FLOAT32_MAX_ABS_DIFF = 1e-4
 FLOAT16_MAX_ABS_DIFF = 2e-2
 QUANTIZED_TOP1_AGREEMENT = 0.99
+FALSE_ALARM_RATE = 1e-3
 
 BOUNDS = {
     "savedmodel": {"max_abs_diff": FLOAT32_MAX_ABS_DIFF},
     "tflite_float32": {"max_abs_diff": FLOAT32_MAX_ABS_DIFF},
     "onnx": {"max_abs_diff": FLOAT32_MAX_ABS_DIFF},
-    "tflite_float16": {
-        "max_abs_diff": FLOAT16_MAX_ABS_DIFF,
+    "tflite_float16": {"max_abs_diff": FLOAT16_MAX_ABS_DIFF},
+    "tflite_dynamic": {
         "top1_agreement": QUANTIZED_TOP1_AGREEMENT,
+        "false_alarm_rate": FALSE_ALARM_RATE,
     },
-    "tflite_dynamic": {"top1_agreement": QUANTIZED_TOP1_AGREEMENT},
-    "tflite_int8": {"top1_agreement": QUANTIZED_TOP1_AGREEMENT},
+    "tflite_int8": {
+        "top1_agreement": QUANTIZED_TOP1_AGREEMENT,
+        "false_alarm_rate": FALSE_ALARM_RATE,
+    },
 }
 
 REFERENCE_FILE = "verification.npz"
@@ -97,6 +113,8 @@ def compare(reference: dict, outputs: dict) -> dict:
         raise ValueError(f"Output shape {probabilities.shape} differs from {expected.shape}.")
     agreement = np.argmax(probabilities, -1) == np.argmax(expected, -1)
     return {
+        "samples": int(agreement.size),
+        "disagreements": int(agreement.size - np.count_nonzero(agreement)),
         "max_abs_diff": float(np.max(np.abs(probabilities - expected))),
         "logits_max_abs_diff": float(
             np.max(np.abs(np.asarray(outputs["logits"], np.float64) - reference["logits"]))
@@ -112,14 +130,51 @@ def failures(format_name: str, metrics: dict, held_out: bool) -> list[str]:
     if "max_abs_diff" in bound and not metrics["max_abs_diff"] <= bound["max_abs_diff"]:
         diff, limit = metrics["max_abs_diff"], bound["max_abs_diff"]
         missed.append(f"max abs diff of probabilities {diff:.3e} > {limit:g}")
-    if "top1_agreement" in bound and not metrics["top1_agreement"] >= bound["top1_agreement"]:
-        missed.append(
-            f"top-1 agreement {100 * metrics['top1_agreement']:.2f}% < "
-            f"{100 * bound['top1_agreement']:g}%"
+    if "top1_agreement" in bound:
+        samples, differ = metrics["samples"], metrics["disagreements"]
+        allowed = allowed_disagreements(
+            samples, 1 - bound["top1_agreement"], bound["false_alarm_rate"]
         )
+        if differ > allowed:
+            missed.append(
+                f"top-1 agreement {100 * metrics['top1_agreement']:.2f}%: {differ} of {samples} "
+                f"images differ, more than the {allowed} that an artifact agreeing on "
+                f"{100 * bound['top1_agreement']:g}% of such images exceeds once in "
+                f"{1 / bound['false_alarm_rate']:.0f} samples"
+            )
     if format_name == "tflite_int8" and not held_out:
         missed.append("int8 agreement needs held-out images; pass verification_data")
     return missed
+
+
+def allowed_disagreements(
+    samples: int,
+    rate: float = 1 - QUANTIZED_TOP1_AGREEMENT,
+    false_alarm_rate: float = FALSE_ALARM_RATE,
+) -> int:
+    """The most of ``samples`` images on which a quantised artifact may disagree with Keras.
+
+    An artifact that disagrees on a fraction ``rate`` of all images like these disagrees on
+    ``X ~ Binomial(samples, rate)`` of a sample of them. This returns the smallest ``k`` with
+    ``P(X > k) <= false_alarm_rate``: more disagreements than that are evidence, at that
+    false-alarm rate, that the artifact disagrees more often than ``rate``.
+    """
+    if samples <= 0:
+        return 0
+    log_rate, log_rest = math.log(rate), math.log1p(-rate)
+    log_n = math.lgamma(samples + 1)
+    cumulative = 0.0
+    for k in range(samples + 1):
+        cumulative += math.exp(
+            log_n
+            - math.lgamma(k + 1)
+            - math.lgamma(samples - k + 1)
+            + k * log_rate
+            + (samples - k) * log_rest
+        )
+        if 1.0 - cumulative <= false_alarm_rate:
+            return k
+    return samples
 
 
 def keras_runner(serving) -> runners.Predict:
@@ -181,10 +236,15 @@ def verify(
         missed = failures(artifact["format"], metrics, held_out)
         if hasattr(predict, "runtime"):
             artifact["runtime"] = predict.runtime
+        bound = BOUNDS[artifact["format"]]
+        if "top1_agreement" in bound:
+            metrics["allowed_disagreements"] = allowed_disagreements(
+                metrics["samples"], 1 - bound["top1_agreement"], bound["false_alarm_rate"]
+            )
         artifact.update(
             metrics,
             latency_ms=runners.latency_ms(predict, images[0], latency_repeats),
-            bound=BOUNDS[artifact["format"]],
+            bound=bound,
             passed=not missed,
             failures=missed,
         )

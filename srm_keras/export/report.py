@@ -40,12 +40,15 @@ def _number(value, digits: int = 3, scientific: bool = False) -> str:
     return f"{value:.{digits}e}" if scientific else f"{value:.{digits}f}"
 
 
-def _bound(bound: dict) -> str:
+def _bound(artifact: dict) -> str:
+    bound = artifact.get("bound", {})
     parts = []
     if "max_abs_diff" in bound:
         parts.append(f"diff <= {bound['max_abs_diff']:g}")
-    if "top1_agreement" in bound:
-        parts.append(f"top-1 >= {100 * bound['top1_agreement']:g}%")
+    if "allowed_disagreements" in artifact:
+        parts.append(
+            f"top-1 differs on <= {artifact['allowed_disagreements']} of {artifact['samples']}"
+        )
     return ", ".join(parts) or "-"
 
 
@@ -75,7 +78,7 @@ def markdown(report: dict) -> str:
             f"| {artifact['format']} | `{artifact['path']}` | {artifact['bytes'] / 1024:.1f} "
             f"| {_number(artifact.get('max_abs_diff'), 2, scientific=True)} "
             f"| {'-' if agreement is None else f'{100 * agreement:.2f}%'} "
-            f"| {_number(artifact.get('latency_ms'), 2)} | {_bound(artifact.get('bound', {}))} "
+            f"| {_number(artifact.get('latency_ms'), 2)} | {_bound(artifact)} "
             f"| {result} |"
         )
     for name, reason in report.get("skipped", {}).items():

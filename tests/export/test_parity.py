@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from srm_keras.export import ParityError, export, verify
-from srm_keras.export.parity import compare, failures
+from srm_keras.export.parity import allowed_disagreements, compare, failures
 from srm_keras.export.report import REPORT_MARKDOWN, read_report
 from tests.export.conftest import perturbed_resnet20
 
@@ -24,21 +24,51 @@ def test_compare_numbers():
     }
     metrics = compare(reference, outputs)
     assert metrics == pytest.approx(
-        {"max_abs_diff": 0.5, "logits_max_abs_diff": 0.5, "top1_agreement": 0.5}
+        {
+            "samples": 2,
+            "disagreements": 1,
+            "max_abs_diff": 0.5,
+            "logits_max_abs_diff": 0.5,
+            "top1_agreement": 0.5,
+        }
     )
+
+
+def _agreement(samples, disagreements):
+    return {
+        "max_abs_diff": 0.2,
+        "samples": samples,
+        "disagreements": disagreements,
+        "top1_agreement": 1 - disagreements / samples,
+    }
 
 
 def test_failures_name_the_missed_bound():
-    assert failures("onnx", {"max_abs_diff": 1e-5, "top1_agreement": 1.0}, True) == []
-    (missed,) = failures("onnx", {"max_abs_diff": 2e-4, "top1_agreement": 1.0}, True)
+    assert failures("onnx", {"max_abs_diff": 1e-5}, True) == []
+    (missed,) = failures("onnx", {"max_abs_diff": 2e-4}, True)
     assert "2.000e-04 > 0.0001" in missed
-    (missed,) = failures("tflite_int8", {"max_abs_diff": 0.2, "top1_agreement": 0.98}, True)
-    assert "98.00% < 99%" in missed
-    assert (
-        "held-out"
-        in failures("tflite_int8", {"max_abs_diff": 0.0, "top1_agreement": 1.0}, False)[0]
-    )
-    assert failures("tflite_float16", {"max_abs_diff": 0.03, "top1_agreement": 1.0}, True)
+    assert failures("tflite_int8", _agreement(360, 11), True) == []
+    (missed,) = failures("tflite_int8", _agreement(360, 12), True)
+    assert "96.67%: 12 of 360 images differ, more than the 11" in missed
+    assert "held-out" in failures("tflite_int8", _agreement(360, 0), False)[0]
+    assert failures("tflite_float16", {"max_abs_diff": 0.03}, True)
+    # float16 is bounded by its probabilities alone: a flip within them is a tie.
+    assert failures("tflite_float16", {**_agreement(96, 5), "max_abs_diff": 0.01}, True) == []
+
+
+def test_allowed_disagreements_is_the_binomial_quantile():
+    # P(X > k) for X ~ Binomial(n, 0.01), summed exactly in fractions.
+    from fractions import Fraction
+    from math import comb
+
+    def tail(n, k):
+        p = Fraction(1, 100)
+        return 1 - sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+    for n in (1, 10, 96, 360, 1000):
+        k = allowed_disagreements(n)
+        assert tail(n, k) <= Fraction(1, 1000) < (tail(n, k - 1) if k > 0 else 1), n
+    assert [allowed_disagreements(n) for n in (0, 96, 360, 1000)] == [0, 5, 11, 21]
 
 
 @pytest.fixture
