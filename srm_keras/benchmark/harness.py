@@ -13,7 +13,7 @@ from srm_keras.benchmark.report import BenchmarkReport
 from srm_keras.benchmark.sources import Source, resolve
 from srm_keras.benchmark.timing import interleaved
 from srm_keras.models import count_params
-from srm_keras.training.config import PRECISIONS
+from srm_keras.training.config import FAST_PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ def _check(modes, precisions, jit_settings, batch_sizes, image_size, classes) ->
         if mode not in runners.MODES:
             raise ValueError(f"mode must be one of {runners.MODES}; received {mode!r}.")
     for precision in precisions:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}; received {precision!r}.")
+        if precision not in FAST_PRECISIONS:
+            raise ValueError(f"precision must be one of {FAST_PRECISIONS}; received {precision!r}.")
     for jit in jit_settings:
         if not isinstance(jit, bool):
             raise ValueError(f"jit_compile values must be True or False; received {jit!r}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from srm_keras.benchmark import pipeline_benchmark, run_benchmark
+from srm_keras.training.config import FAST_PRECISIONS
 
 ON_OFF = {"on": True, "off": False}
 
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--precision",
         nargs="+",
-        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        choices=FAST_PRECISIONS,
         default=["float32"],
     )
     parser.add_argument(

@@ -22,7 +22,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 SCHEDULES = ("step", "cosine", "constant")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "float64")
+#: The precisions that train fast; float64 is for numerical reference runs (docs/numerics.md).
+FAST_PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = (*FAST_PRECISIONS, "float64")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 JIT_COMPILE = ("auto", "true", "false")
 PROGRESS = ("auto", "0", "1", "2")

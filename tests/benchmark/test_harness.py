@@ -74,6 +74,7 @@ def test_outputs_are_well_formed(report, tmp_path):
     assert not list((tmp_path / "out").glob(".*"))  # no temporary files left behind
 
 
+@pytest.mark.bfloat16
 def test_precision_xla_and_baseline_options():
     report = run_benchmark(
         [("tiny", _tiny), ("tiny_b", _tiny)],
