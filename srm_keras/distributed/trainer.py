@@ -10,6 +10,7 @@ that is deleted at the end.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ from srm_keras.distributed.watchdog import Watchdog
 from srm_keras.training import files, plots, runtime
 from srm_keras.training.config import TrainConfig
 from srm_keras.training.evaluate import evaluate, load_model
+from srm_keras.training.run_folder import RunFolder
 from srm_keras.training.train import (
     BACKUP,
     FINAL_METRICS,
@@ -38,7 +40,6 @@ from srm_keras.training.train import (
     compile_model,
     load_data,
     make_callbacks,
-    prepare_output,
     summarize,
 )
 from srm_keras.training.weight_decay import apply_weight_decay
@@ -104,12 +105,13 @@ def train_multi_worker(
             )
         logger.info("%s joined the cluster: %s", cluster.describe(), list(cluster.addresses))
         scratch = None if cluster.is_chief else Path(tempfile.mkdtemp(prefix="srm_keras_worker"))
+        stack = contextlib.ExitStack()  # the chief's lock on the run folder, for the whole run
         try:
             output = _agree(
                 strategy,
                 "preparing the output folder",
                 startup_timeout,
-                (lambda: prepare_output(config)) if cluster.is_chief else (lambda: scratch),
+                (lambda: _prepare(config, stack)) if cluster.is_chief else (lambda: scratch),
             )
             with runtime.seeded(config.seed, config.is_deterministic):
                 return _train(
@@ -131,8 +133,17 @@ def train_multi_worker(
             ) from error
         finally:
             watchdog.clear()
+            stack.close()
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prepare(config: TrainConfig, stack: contextlib.ExitStack) -> Path:
+    """The chief's part of starting: hold the run folder and check it (see ``RunFolder``)."""
+    run = RunFolder(config.output)
+    stack.enter_context(run.lock())
+    run.prepare(config)
+    return run.path
 
 
 def _train(
@@ -224,6 +235,7 @@ def _train(
         files.write_json(output / FINAL_METRICS, metrics)
         if (output / plots.HISTORY).is_file():
             plots.plot_history(output, output / "training_curves.png")
+        RunFolder(output).retire_backup()  # last: until here, a restart finishes the run
     return TrainResult(model=final, output=output, metrics=metrics, history=history)
 
 

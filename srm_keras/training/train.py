@@ -10,7 +10,8 @@ The output folder of a run::
     final_metrics.json         the summary: val_accuracy, val_top5_accuracy, loss, epochs, ...
     training_curves.png        loss / accuracy / learning-rate curves
     tensorboard/               TensorBoard logs
-    backup/                    BackupAndRestore state while the run is unfinished
+    backup/                    BackupAndRestore state until the final files are written
+    .lock                      held by the one process that writes the folder (run_folder.py)
 
 ``best.keras`` and ``model.keras`` hold the architecture and weights only; they load with
 ``keras.models.load_model`` after ``import srm_keras``. The losses in ``history.csv`` include the
@@ -23,7 +24,6 @@ import dataclasses
 import importlib.util
 import logging
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,13 +36,11 @@ from srm_keras.training import callbacks as run_callbacks
 from srm_keras.training import files, plots, runtime
 from srm_keras.training.config import TrainConfig
 from srm_keras.training.evaluate import evaluate, outputs_probabilities
+from srm_keras.training.run_folder import BACKUP, FINAL_METRICS, RunFolder
 from srm_keras.training.schedules import schedule_from_config
 from srm_keras.training.weight_decay import apply_weight_decay
 
 logger = logging.getLogger(__name__)
-
-BACKUP = "backup"
-FINAL_METRICS = "final_metrics.json"
 
 
 @dataclasses.dataclass
@@ -141,27 +139,6 @@ def steps_per_epoch_of(dataset: tf.data.Dataset, size: int, batch_size: int) -> 
     return cardinality if cardinality > 0 else max(1, math.ceil(size / batch_size))
 
 
-def prepare_output(config: TrainConfig) -> Path:
-    """Create the output folder; refuse to retrain over a finished run unless asked to."""
-    output = Path(config.output)
-    backup = output / BACKUP
-    if backup.exists() and not config.resume:
-        logger.info("resume is off: removing the backup in %s", backup)
-        shutil.rmtree(backup)
-    finished = (output / FINAL_METRICS).exists() and not backup.exists()
-    if finished and not config.overwrite:
-        raise ValueError(
-            f"{str(output)!r} already holds a finished run; choose another output folder or "
-            "pass overwrite (--overwrite) to train it again."
-        )
-    if finished:  # the folder no longer holds a finished run once this one starts
-        (output / FINAL_METRICS).unlink()
-    if backup.exists():
-        logger.info("resuming from the backup in %s", backup)
-    output.mkdir(parents=True, exist_ok=True)
-    return output
-
-
 def make_callbacks(config: TrainConfig, output: Path) -> list[keras.callbacks.Callback]:
     # Order matters: the learning rate joins the logs before they are written, and the backup
     # (last) is saved only after everything else of the epoch is on disk.
@@ -177,7 +154,10 @@ def make_callbacks(config: TrainConfig, output: Path) -> list[keras.callbacks.Ca
         callbacks.append(
             keras.callbacks.TensorBoard(log_dir=str(output / "tensorboard"), write_graph=False)
         )
-    callbacks.append(run_callbacks.AtomicBackupAndRestore(str(output / BACKUP)))
+    # The backup outlives fit: the run retires it once its final files are written.
+    callbacks.append(
+        run_callbacks.AtomicBackupAndRestore(str(output / BACKUP), delete_checkpoint=False)
+    )
     return callbacks
 
 
@@ -200,7 +180,19 @@ def train(
         from srm_keras.distributed import train_multi_worker
 
         return train_multi_worker(config, data=data, callbacks=callbacks)
-    output = prepare_output(config)
+    run = RunFolder(config.output)
+    with run.lock():
+        run.prepare(config)  # refuses a changed recipe before anything is written
+        return _train(config, run, data, callbacks)
+
+
+def _train(
+    config: TrainConfig,
+    run: RunFolder,
+    data: Any,
+    callbacks: Sequence[keras.callbacks.Callback],
+) -> TrainResult:
+    output = run.path
     with runtime.seeded(config.seed, config.is_deterministic):
         data = load_data(config) if data is None else data
         feeds = feeds_of(config, data)
@@ -241,6 +233,7 @@ def train(
     files.write_json(output / FINAL_METRICS, metrics)
     if (output / plots.HISTORY).is_file():
         plots.plot_history(output, output / "training_curves.png")
+    run.retire_backup()  # last: until here, the same command finishes the run again
     return TrainResult(model=model, output=output, metrics=metrics, history=history.history)
 
 
