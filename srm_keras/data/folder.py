@@ -169,12 +169,38 @@ def _class_files(
 
 
 def _walk_images(folder: Path) -> list[str]:
+    """Image files under ``folder``, following symbolic links, each real file once.
+
+    A link back to a folder already walked (``cat/sub/loop -> ..``) would otherwise repeat
+    every image below it, once per level, and put copies of one image in both splits.
+    """
     if not folder.is_dir():
         return []
-    found = []
+    found, seen_folders, seen_files, repeated = [], set(), set(), 0
     for parent, folders, names in os.walk(folder, followlinks=True):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        found.extend(os.path.join(parent, name) for name in names if _is_image(name))
+        real = os.path.realpath(parent)
+        if real in seen_folders:  # reached again through a link: walked already
+            folders[:] = []
+            repeated += 1
+            continue
+        seen_folders.add(real)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in sorted(names):
+            if not _is_image(name):
+                continue
+            target = os.path.realpath(os.path.join(parent, name))
+            if target in seen_files:
+                repeated += 1
+                continue
+            seen_files.add(target)
+            found.append(os.path.join(parent, name))
+    if repeated:
+        logger.warning(
+            "%s: %d folders or image files are reached again through symbolic links; each is "
+            "used once.",
+            folder,
+            repeated,
+        )
     return found
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+logger = logging.getLogger(__name__)
 
 DIGITS = "digits"
 
@@ -49,10 +52,20 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.nda
     """
     rng = np.random.default_rng(seed)
     held = np.zeros(len(labels), dtype=bool)
+    unvalidated = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         count = min(round(len(members) * fraction), len(members) - 1)
         held[rng.permutation(members)[:count]] = True
+        if count == 0:
+            unvalidated.append(int(label))
+    if unvalidated and held.any():
+        logger.warning(
+            "classes %s have too few examples for validation_split=%g to hold one out: they "
+            "are validated on nothing. Add examples or give the source a validation split.",
+            unvalidated,
+            fraction,
+        )
     if not held.any():
         raise ValueError(
             f"validation_split={fraction} of {len(labels)} examples holds out none; use a "

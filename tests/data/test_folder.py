@@ -147,3 +147,27 @@ def test_too_few_images_to_hold_out(tmp_path):
     write_class(tmp_path / "dog", DOG, 1)
     with pytest.raises(ValueError, match="holds out none"):
         source(tmp_path)
+
+
+def test_a_symlink_loop_gives_each_image_once(tmp_path, caplog):
+    root = tmp_path / "pets"
+    written = write_class(root / "cat", CAT, 10) + write_class(root / "dog", DOG, 10)
+    (root / "cat" / "sub").mkdir()
+    (root / "cat" / "sub" / "loop").symlink_to("..", target_is_directory=True)
+    (root / "dog" / "again").symlink_to(root / "dog", target_is_directory=True)
+    with caplog.at_level(logging.WARNING, logger="srm_keras.data.folder"):
+        data = source(root)
+    train, validation = records(data.train), records(data.validation)
+    paths = [path for path, _ in train + validation]
+    assert sorted(paths) == sorted(str(path) for path in written)  # each once, none via a link
+    assert not {path for path, _ in train} & {path for path, _ in validation}
+    assert "reached again through symbolic links" in caplog.text
+
+
+def test_a_class_too_small_to_validate_is_named(tmp_path, caplog):
+    root = tmp_path / "pets"
+    write_class(root / "cat", CAT, 8)
+    write_class(root / "dog", DOG, 1)
+    with caplog.at_level(logging.WARNING, logger="srm_keras.data.source"):
+        source(root)
+    assert "classes [1] have too few examples" in caplog.text
