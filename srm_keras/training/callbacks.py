@@ -123,17 +123,37 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` whose backups are written atomically.
+    """``keras.callbacks.BackupAndRestore`` whose backups are committed by one rename.
 
-    The stock callback overwrites ``latest.weights.h5`` in place, so a kill during the write
-    leaves a file that cannot be read. Here the weights (optimiser state included) and then the
-    epoch record are each written to a temporary file and renamed, weights first: the record
-    never points past the weights that are on disk.
+    The stock callback overwrites ``latest.weights.h5`` in place and then the epoch record, so a
+    kill during either write, or between them, leaves weights that cannot be read or that do
+    not belong to the recorded epoch (a resume then repeats an epoch with the optimiser one
+    epoch ahead). Here each backup's weights (optimiser state included) go to a file of their
+    own, ``epoch-NNNNN.weights.h5``; the epoch record, which names that file, is then renamed
+    into place: that one rename commits the backup. Older weights files are removed after it.
+    A kill at any instant leaves the previous backup or the new one.
     """
 
+    def _load_model(self):
+        record_path = Path(self._training_metadata_path)
+        if not record_path.is_file():
+            return
+        record = json.loads(record_path.read_text())
+        # Records without "weights" come from the stock layout (latest.weights.h5).
+        weights = Path(self.backup_dir) / record.get("weights", Path(self._weights_path).name)
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        self.model._initial_epoch = record["epoch"]
+
     def _save_model(self):
-        files.save_weights(self.model, self._weights_path)
+        backup = Path(self.backup_dir)
+        name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        files.save_weights(self.model, backup / name)
         files.write_json(
             self._training_metadata_path,
-            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name},
         )
+        for stale in backup.glob("*.weights.h5"):
+            if stale.name != name:
+                stale.unlink(missing_ok=True)

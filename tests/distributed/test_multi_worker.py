@@ -198,7 +198,8 @@ def _reference(image_folder: Path, output: Path, resume_epoch: int, backup: Path
             loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
         if restore:
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(backup / "latest.weights.h5")
+            record = json.loads((backup / "training_metadata.json").read_text())
+            model.load_weights(backup / record["weights"])
         return model, loss, iter(data.train.repeat())
 
     epoch_losses = []
