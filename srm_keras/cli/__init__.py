@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 
+from srm_keras.errors import DiskFullError, RunFolderBusy
+
 # Sub-command modules, in the order ``srm-keras --help`` lists them.
 COMMANDS = (
     "models",
@@ -63,9 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except ValueError as error:
+    except (ValueError, RunFolderBusy, DiskFullError) as error:
         print(f"srm-keras {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Every file is written atomically and the run folder's backup stays: nothing to undo.
+        print(
+            f"srm-keras {args.command}: stopped. Run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

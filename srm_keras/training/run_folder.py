@@ -29,6 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from srm_keras.errors import RunFolderBusy
+from srm_keras.training import files
+
 logger = logging.getLogger(__name__)
 
 BACKUP = "backup"
@@ -41,10 +44,6 @@ LOCK = ".lock"
 FREE_TO_CHANGE = frozenset(
     {"output", "data_dir", "progress", "tensorboard", "resume", "overwrite", "cache", "jit_compile"}
 )
-
-
-class RunFolderBusy(RuntimeError):
-    """Another process is writing the run folder."""
 
 
 class RunFolder:
@@ -110,6 +109,8 @@ class RunFolder:
         if self.backup.exists():
             logger.info("resuming from the backup in %s", self.backup)
         self.path.mkdir(parents=True, exist_ok=True)
+        for path in files.remove_temporaries(self.path, self.backup):  # left by a killed writer
+            logger.info("removed %s, left by an interrupted write", path)
 
     def check_same_settings(self, config) -> None:
         """Refuse to resume with settings that differ from the run's own ``config.json``."""
