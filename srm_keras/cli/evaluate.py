@@ -32,15 +32,17 @@ def _settings(args) -> tuple[Path, dict]:
     """The model file and the data settings: a run folder's config.json, then the flags."""
     path = Path(args.model)
     settings: dict = {"batch_size": 256, "validation_split": 0.2, "augment": "auto", "seed": 0}
-    if path.is_dir():
-        config = path / "config.json"
-        if not config.is_file():
-            raise ValueError(f"{str(path)!r} is not a run folder (no config.json).")
-        recorded = json.loads(config.read_text())
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise ValueError(f"{str(path)!r} is not a run folder (no config.json).")
+    # A run folder, or a model file inside one: the run's data settings hold its split.
+    run_folder = path if path.is_dir() else path.parent
+    if (run_folder / "config.json").is_file():
+        recorded = json.loads((run_folder / "config.json").read_text())
         for key in ("dataset", "data_dir", "image_size", "validation_split", "augment"):
             settings[key] = recorded.get(key)
         if recorded.get("seed") is not None:
             settings["seed"] = recorded["seed"]
+    if path.is_dir():
         path = path / ("best.keras" if args.best else "model.keras")
     for key in (
         "dataset",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -104,7 +105,7 @@ def train_multi_worker(
                 f"{cluster.num_workers} workers; check TF_CONFIG."
             )
         logger.info("%s joined the cluster: %s", cluster.describe(), list(cluster.addresses))
-        scratch = None if cluster.is_chief else Path(tempfile.mkdtemp(prefix="srm_keras_worker"))
+        scratch = None if cluster.is_chief else _scratch_folder()
         stack = contextlib.ExitStack()  # the chief's lock on the run folder, for the whole run
         try:
             output = _agree(
@@ -136,6 +137,29 @@ def train_multi_worker(
             stack.close()
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+
+SCRATCH_PREFIX = "srm_keras_worker"
+
+
+def _scratch_folder() -> Path:
+    """A non-chief worker's output folder in the system's temporary directory, named after the
+    process; the folders of workers that no longer run (killed ones) are removed first."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*_*"):
+        pid = stale.name.removeprefix(SCRATCH_PREFIX).split("_", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_"))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _prepare(config: TrainConfig, stack: contextlib.ExitStack) -> Path:

@@ -111,6 +111,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.decay_epochs = [float(e) for e in self.decay_epochs]
+        # Folders are recorded as absolute paths, so that the run can be evaluated, exported
+        # and resumed from any working directory.
+        if self.dataset != "digits" and Path(self.dataset).expanduser().is_dir():
+            self.dataset = str(Path(self.dataset).expanduser().resolve())
+        if self.data_dir is not None:
+            self.data_dir = str(Path(self.data_dir).expanduser().resolve())
         if self.output is None:
             self.output = f"runs/{self.model}"
         self.jit_compile = str(self.jit_compile).lower()

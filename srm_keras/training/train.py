@@ -15,7 +15,8 @@ The output folder of a run::
 
 ``best.keras`` and ``model.keras`` hold the architecture and weights only; they load with
 ``keras.models.load_model`` after ``import srm_keras``. The losses in ``history.csv`` include the
-weight-decay term; ``evaluation.json``'s is the plain cross-entropy.
+weight-decay term (as Keras logs them); ``evaluation.json``'s ``loss`` and ``final_metrics.json``'s
+``val_cross_entropy`` are the plain cross-entropy.
 """
 
 from __future__ import annotations
@@ -285,7 +286,8 @@ def summarize(
         "dataset": config.dataset,
         "val_accuracy": evaluation["accuracy"],
         "val_top5_accuracy": evaluation["top5_accuracy"],
-        "val_loss": evaluation["loss"],
+        # The plain cross-entropy; history.csv's val_loss adds the weight-decay term.
+        "val_cross_entropy": evaluation["loss"],
         "loss": last.get("loss"),
         "accuracy": last.get("accuracy"),
         "epochs": config.epochs,

@@ -131,3 +131,30 @@ def test_recipes_extend_a_base(tmp_path):
     (tmp_path / "base.toml").write_text(to_toml({"epochs": 7, "batch_size": 16}))
     (tmp_path / "leaf.toml").write_text('extends = "base.toml"\nbatch_size = 8\n')
     assert read_recipe(tmp_path / "leaf.toml") == {"epochs": 7, "batch_size": 8}
+
+
+def test_folders_are_recorded_as_absolute_paths(tmp_path, monkeypatch):
+    (tmp_path / "pets").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(dataset="pets", data_dir="tfds")
+    assert config.dataset == str(tmp_path / "pets")
+    assert config.data_dir == str(tmp_path / "tfds")
+    assert TrainConfig(dataset="digits").dataset == "digits"  # a name, even beside a folder
+    assert TrainConfig(dataset="cifar10").dataset == "cifar10"
+
+
+def test_evaluating_a_model_file_of_a_run_uses_the_runs_split(tmp_path):
+    import argparse
+    import json
+
+    from srm_keras.cli.evaluate import _settings
+
+    run = tmp_path / "run"
+    run.mkdir()
+    recorded = {"dataset": "/data/pets", "image_size": 32, "validation_split": 0.3, "seed": 7}
+    (run / "config.json").write_text(json.dumps({**recorded, "data_dir": None, "augment": "auto"}))
+    flags = dict(dataset=None, data_dir=None, image_size=None, batch_size=None)
+    flags.update(validation_split=None, augment=None, seed=None, best=False)
+    path, settings = _settings(argparse.Namespace(model=str(run / "best.keras"), **flags))
+    assert path == run / "best.keras"
+    assert {key: settings[key] for key in recorded} == recorded
