@@ -43,7 +43,9 @@ def export_data(
 ) -> tuple[Iterable, Iterable]:
     """``(representative, verification)`` batches of 0-255 RGB images of ``dataset``.
 
-    The training split calibrates, the validation split verifies; neither is augmented.
+    The training split calibrates, the validation split verifies; neither is augmented. Nothing
+    is cached: the export reads a few hundred images once, and stops reading each split part way
+    (a partly read in-memory tf.data cache is what a later full read must not depend on).
     """
     from srm_keras.data import load_datasets
 
@@ -56,5 +58,6 @@ def export_data(
         data_dir=data_dir,
         deterministic=True,
         normalize=False,
+        cache=False,
     )
     return bundle.train, bundle.validation
