@@ -19,6 +19,13 @@ def _reference(x, cfc, gamma, beta, mean, var, ddof=1, eps=1e-5, bn_eps=1e-5):
     return x * g[:, None, None, :]
 
 
+def _layer_reference(layer, x, ddof=1):
+    """``_reference`` with the weights of a built StyleRecalibration."""
+    bn = layer.bn
+    weights = (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)
+    return _reference(x, layer.cfc.numpy(), *(w.numpy() for w in weights), ddof=ddof)
+
+
 def _randomise(layer, rng):
     for weight in layer.weights:
         value = rng.normal(size=weight.shape)
@@ -35,16 +42,7 @@ def test_matches_numpy_reference(ddof, shape):
     layer = StyleRecalibration(ddof=ddof)
     layer.build(shape)
     _randomise(layer, rng)
-    bn = layer.bn
-    expected = _reference(
-        x,
-        layer.cfc.numpy(),
-        bn.gamma.numpy(),
-        bn.beta.numpy(),
-        bn.moving_mean.numpy(),
-        bn.moving_variance.numpy(),
-        ddof=ddof,
-    )
+    expected = _layer_reference(layer, x, ddof=ddof)
     np.testing.assert_allclose(layer(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -57,15 +55,7 @@ def test_float64_policy_computes_everything_in_float64():
     layer.build(x.shape)
     _randomise(layer, rng)
     assert layer.cfc.dtype == "float64" and layer.bn.compute_dtype == "float64"
-    bn = layer.bn
-    expected = _reference(
-        x,
-        layer.cfc.numpy(),
-        bn.gamma.numpy(),
-        bn.beta.numpy(),
-        bn.moving_mean.numpy(),
-        bn.moving_variance.numpy(),
-    )
+    expected = _layer_reference(layer, x)
     output = layer(x, training=False).numpy()
     assert output.dtype == np.float64
     # Float64 rounding over a few dozen operations: 1e-12 leaves three orders of room, and a
