@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 # Buffers of PyTorch batch norms that Keras has no counterpart for.
 _IGNORED_SUFFIXES = (".num_batches_tracked",)
+# The dtypes a weight may have in a checkpoint; each is cast to the variable's dtype (float64
+# rounds to float32). bfloat16 is widened to float32 on reading (numpy has no bfloat16).
+_FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
 @dataclass
@@ -37,6 +41,9 @@ class LoadReport:
         missing: names the model needs that the checkpoint lacks.
         unexpected: names in the checkpoint that the model has no weight for.
         mismatched: ``"name: checkpoint (...), model expects (...)"`` for each shape mismatch.
+        refused: ``"name: dtype int32, ..."`` or ``"name: 2 NaN and 1 inf in 64 values ..."``
+            for each tensor the model needs whose dtype is not a floating one or whose values
+            are not all finite.
     """
 
     layout: str
@@ -45,10 +52,11 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
+        return not (self.missing or self.unexpected or self.mismatched or self.refused)
 
 
 def detect_layout(names: Iterable[str], model: keras.Model | None = None) -> str:
@@ -80,6 +88,12 @@ def load_torch_state_dict(
     message, when the model has none (``include_top=False``) or another number of classes.
     Nothing is assigned unless every check passes (in strict mode).
 
+    Tensors stored as float16, bfloat16, float32 or float64 are cast to the variables' dtype
+    (float32 unless the model was built otherwise; float64 values are then rounded to float32).
+    Any other dtype (integers, bool, complex, float8) is refused, and so is a tensor holding NaN
+    or inf: casting would load garbage and the model would predict NaN. Integer buffers the
+    loader ignores (``num_batches_tracked``) and tensors it skips are not checked.
+
     Predictions match PyTorch only for the same architecture: the stride of bottleneck blocks on
     the 3x3 convolution (``stride_on="3x3"``, the default, as in torchvision, timm and the SRM
     release) and, for GE-θ, the input size the checkpoint was trained at.
@@ -97,8 +111,9 @@ def load_torch_state_dict(
         A :class:`LoadReport`.
 
     Raises:
-        ValueError: in strict mode, one error listing every missing tensor, unused tensor and
-            shape mismatch; or for an unreadable source or a layout that cannot hold the model.
+        ValueError: in strict mode, one error listing every missing tensor, unused tensor,
+            shape mismatch, wrong dtype and non-finite tensor; or for an unreadable source or a
+            layout that cannot hold the model.
     """
     state = read_state_dict(source)
     layout = detect_layout(state, model) if layout is None else check_layout(layout)
@@ -110,6 +125,7 @@ def load_torch_state_dict(
         ("missing from the checkpoint", report.missing),
         ("in the checkpoint but unused", report.unexpected),
         ("with mismatched shapes", report.mismatched),
+        ("refused (dtype or non-finite values)", report.refused),
     ):
         if names:
             logger.warning("%d tensors %s: %s", len(names), problem, ", ".join(names))
@@ -140,15 +156,35 @@ def _match(model, state: Mapping[str, np.ndarray], found: list[Binding], report:
             continue
         used.add(binding.key)
         array = state[binding.key]
+        usable = True
         if tuple(array.shape) != binding.torch_shape:
             report.mismatched.append(
                 f"{binding.key}: checkpoint {tuple(array.shape)}, model expects "
                 f"{binding.torch_shape} (for {binding.variable.path})"
             )
-            continue
-        plan.append((binding, array))
+            usable = False
+        refusal = _refusal(array)
+        if refusal:
+            report.refused.append(f"{binding.key}: {refusal} (for {binding.variable.path})")
+            usable = False
+        if usable:
+            plan.append((binding, array))
     report.unexpected.extend(name for name in state if name not in used)
     return plan
+
+
+def _refusal(array: np.ndarray) -> str | None:
+    """Why a tensor's values cannot be assigned to a weight, or None if they can."""
+    if array.dtype.name not in _FLOAT_DTYPES:
+        return f"dtype {array.dtype.name}, not float16, bfloat16, float32 or float64"
+    if np.isfinite(array).all():
+        return None
+    counts = [
+        f"{count} {kind}"
+        for kind, count in (("NaN", np.isnan(array).sum()), ("inf", np.isinf(array).sum()))
+        if count
+    ]
+    return f"{' and '.join(counts)} in {array.size} values"
 
 
 def _classifier_skip_reason(state, classifier: list[Binding]) -> str | None:
@@ -167,15 +203,17 @@ def _classifier_skip_reason(state, classifier: list[Binding]) -> str | None:
 
 def _problems_message(model, source, report: LoadReport) -> str:
     where = os.fspath(source) if isinstance(source, str | os.PathLike) else "the state dict"
-    lines = [
-        f"Cannot load {where} into model {model.name!r} (layout {report.layout!r}): "
-        f"{len(report.missing) + len(report.unexpected) + len(report.mismatched)} problems."
-    ]
-    for title, names in (
+    groups = (
         ("Missing from the checkpoint", report.missing),
         ("In the checkpoint but not in the model", report.unexpected),
         ("Shape mismatches", report.mismatched),
-    ):
+        ("Wrong dtypes or non-finite values", report.refused),
+    )
+    lines = [
+        f"Cannot load {where} into model {model.name!r} (layout {report.layout!r}): "
+        f"{sum(len(names) for _, names in groups)} problems."
+    ]
+    for title, names in groups:
         if names:
             lines.append(f"{title} ({len(names)}):")
             lines.extend(f"  {name}" for name in names)
@@ -203,6 +241,11 @@ def _hints(report: LoadReport) -> list[str]:
         hints.append(
             "Only recalibration-module tensors are missing: the checkpoint may be a plain "
             "ResNet (build the model with recalibration=None) or use another layout."
+        )
+    if any(re.search(r": \d+ (NaN|inf) ", m) for m in report.refused):
+        hints.append(
+            "NaN or inf weights usually come from a training run that diverged: take an "
+            "earlier checkpoint."
         )
     if report.unexpected and all((".se." in m or ".rclb." in m) for m in report.unexpected):
         hints.append(

@@ -36,6 +36,9 @@ def read_state_dict(source) -> dict[str, np.ndarray]:
             ``.pt`` or ``.bin`` file (needs PyTorch), or a mapping of names to arrays or tensors.
             A training checkpoint that nests the state dict under ``"state_dict"``, ``"model"``
             (...) is unwrapped, and a ``module.`` prefix on every name (DataParallel) removed.
+
+    bfloat16 tensors are widened to float32 (exactly); other dtypes are kept as stored, for the
+    loader to accept (floating) or refuse (integer, bool, complex).
     """
     if isinstance(source, Mapping):
         state = _unwrap(source)
@@ -107,17 +110,31 @@ def _unwrap(state: Mapping) -> Mapping:
 
 
 def _to_numpy(name: str, value) -> np.ndarray:
+    """``value`` as a numpy array of its own dtype; bfloat16 is widened to float32 (exactly).
+
+    Other dtypes are kept as they are (int64 ``num_batches_tracked``, or an integer, bool or
+    complex tensor that the loader then refuses by name).
+    """
     if type(value).__module__.startswith("torch"):
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":
             value = value.float()  # numpy has no bfloat16
-        return value.numpy()
+        try:
+            return value.numpy()
+        except TypeError as error:  # float8, quantized...: no numpy counterpart
+            raise ValueError(
+                f"Tensor {name!r} has dtype {value.dtype}, which has no numpy counterpart; "
+                "only float16, bfloat16, float32 and float64 weights load."
+            ) from error
     try:
-        return np.asarray(value)
+        array = np.asarray(value)
     except Exception as error:
         raise ValueError(
             f"Tensor {name!r} cannot be converted to a numpy array: {error}"
         ) from error
+    if array.dtype.name == "bfloat16":  # safetensors reads BF16 as ml_dtypes' bfloat16
+        array = array.astype(np.float32)
+    return array
 
 
 def write_state_dict(state: Mapping[str, np.ndarray], path) -> str:
