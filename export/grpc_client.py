@@ -12,14 +12,22 @@ protos:
   JPEG/PNG files; the model decodes, resizes and normalises them.
 * ``serving_default``: ``images``, a float32 tensor (batch, height, width, 3) of RGB pixels in
   0-255 at the model's input size; the model normalises them.
+
+With no server at ``--server`` it prints one line to stderr and exits with status 1; it checks
+that before importing TensorFlow, whose start-up messages would bury that line.
 """
 
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
+import time
 
 import numpy as np
+
+TIMEOUT_S = 30.0
+START_SERVER = "start one with docker run ... tensorflow/serving (see export/README.md)"
 
 
 def bytes_request(model: str, files: list[bytes]):
@@ -59,7 +67,33 @@ def load_pixels(path: str, size: int) -> np.ndarray:
         return np.asarray(image, dtype=np.float32)
 
 
-def predict(server: str, request, timeout: float = 30.0) -> dict:
+def unreachable(server: str, timeout: float = TIMEOUT_S) -> str | None:
+    """Why no gRPC connection to ``server`` opens within ``timeout`` seconds; None once it does.
+
+    Refused connections and unresolvable names fail at once, without waiting for ``timeout``.
+    """
+    import grpc
+
+    failed = (grpc.ChannelConnectivity.TRANSIENT_FAILURE, grpc.ChannelConnectivity.SHUTDOWN)
+    states = queue.Queue()
+    watch = states.put  # one bound method, so that unsubscribe finds it
+    with grpc.insecure_channel(server) as channel:
+        channel.subscribe(watch, try_to_connect=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                state = states.get(timeout=max(0.0, deadline - time.monotonic()))
+                if state is grpc.ChannelConnectivity.READY:
+                    return None
+                if state in failed:
+                    return "cannot connect: refused, or the name does not resolve"
+        except queue.Empty:
+            return f"no connection within {timeout:g} s"
+        finally:
+            channel.unsubscribe(watch)
+
+
+def predict(server: str, request, timeout: float = TIMEOUT_S) -> dict:
     """Send ``request`` to ``server`` (host:port) and return the outputs as NumPy arrays."""
     import grpc
     import tensorflow as tf
@@ -71,6 +105,11 @@ def predict(server: str, request, timeout: float = 30.0) -> dict:
     return {name: tf.make_ndarray(tensor) for name, tensor in response.outputs.items()}
 
 
+def _no_server(server: str, problem: str) -> int:
+    print(f"no server at {server} ({problem}): {START_SERVER}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("images", nargs="+", help="JPEG or PNG files")
@@ -80,16 +119,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=32, help="model input size for --pixels")
     args = parser.parse_args(argv)
 
+    build_request = pixels_request if args.pixels else bytes_request
     if args.pixels:
-        images = np.stack([load_pixels(path, args.size) for path in args.images])
-        request = pixels_request(args.model, images)
+        inputs = np.stack([load_pixels(path, args.size) for path in args.images])
     else:
-        files = []
+        inputs = []
         for path in args.images:
             with open(path, "rb") as handle:
-                files.append(handle.read())
-        request = bytes_request(args.model, files)
-    outputs = predict(args.server, request)
+                inputs.append(handle.read())
+    import grpc  # only here, so that the request builders work without grpcio
+
+    problem = unreachable(args.server)
+    if problem is not None:
+        return _no_server(args.server, problem)
+    request = build_request(args.model, inputs)  # imports TensorFlow
+    try:
+        outputs = predict(args.server, request)
+    except grpc.RpcError as error:
+        if error.code() is not grpc.StatusCode.UNAVAILABLE:  # the server answered
+            raise
+        return _no_server(args.server, f"unavailable: {error.details()}")
     for path, classes, scores in zip(args.images, outputs["classes"], outputs["scores"]):
         best = ", ".join(f"{c}: {s:.3f}" for c, s in zip(classes, scores))
         print(f"{path}: {best}")

@@ -11,6 +11,9 @@ Needs only the standard library (and numpy + pillow for --pixels). Two request s
   objects; the model decodes, resizes and normalises them.
 * ``serving_default``: RGB pixels in 0-255 as floats, (batch, height, width, 3), already at
   the model's input size; the model normalises them.
+
+With no server at ``--server`` (connection refused, no answer, unknown host) it prints one line
+to stderr and exits with status 1.
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ import argparse
 import base64
 import json
 import sys
+import urllib.error
 import urllib.request
+
+TIMEOUT_S = 30.0
+START_SERVER = "start one with docker run ... tensorflow/serving (see export/README.md)"
 
 
 def bytes_request(files: list[bytes]) -> dict:
@@ -43,7 +50,7 @@ def load_pixels(path: str, size: int):
         return np.asarray(image, dtype=np.float32)
 
 
-def predict(server: str, model: str, body: dict, timeout: float = 30.0) -> dict:
+def predict(server: str, model: str, body: dict, timeout: float = TIMEOUT_S) -> dict:
     """POST ``body`` to ``{server}/v1/models/{model}:predict`` and return the JSON answer."""
     request = urllib.request.Request(
         f"{server.rstrip('/')}/v1/models/{model}:predict",
@@ -52,6 +59,11 @@ def predict(server: str, model: str, body: dict, timeout: float = 30.0) -> dict:
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+def _no_server(server: str, problem: str) -> int:
+    print(f"no server at {server} ({problem}): {START_SERVER}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_request:
         print(json.dumps(body)[:2000])
         return 0
-    outputs = predict(args.server, args.model, body)["outputs"]
+    try:
+        outputs = predict(args.server, args.model, body)["outputs"]
+    except urllib.error.HTTPError:
+        raise  # the server answered: its error is the model's
+    except urllib.error.URLError as error:  # refused, unknown host, no connection in time
+        reason = getattr(error.reason, "strerror", None) or str(error.reason)
+        return _no_server(args.server, reason)
+    except (TimeoutError, ConnectionError) as error:  # connected, then no answer or cut off
+        return _no_server(args.server, str(error) or type(error).__name__)
     for path, classes, scores in zip(args.images, outputs["classes"], outputs["scores"]):
         best = ", ".join(f"{c}: {s:.3f}" for c, s in zip(classes, scores))
         print(f"{path}: {best}")
