@@ -19,7 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from srm_keras.export.frozen import FrozenGraph
-from srm_keras.export.signatures import BYTES_SIGNATURE, PIXELS_SIGNATURE, serving_functions
+from srm_keras.export.signatures import (
+    BYTES_SIGNATURE,
+    DEFAULT_MAX_PIXELS,
+    PIXELS_SIGNATURE,
+    check_max_pixels,
+    serving_functions,
+)
 from srm_keras.export.warmup import write_warmup
 
 logger = logging.getLogger(__name__)
@@ -59,13 +65,15 @@ def write_version(
     top_k: int,
     warmup_image: np.ndarray,
     resize: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Write the SavedModel with both signatures and the warm-up file into ``version_dir``.
 
     The weights are constants of the frozen graph, so the SavedModel has no variables to
-    restore and loads with nothing but TensorFlow.
+    restore and loads with nothing but TensorFlow. ``max_pixels`` is the largest encoded image
+    the bytes signature decodes (see ``signatures.DEFAULT_MAX_PIXELS``).
     """
-    pixels_fn, bytes_fn = serving_functions(frozen, top_k, resize)
+    pixels_fn, bytes_fn = serving_functions(frozen, top_k, resize, max_pixels)
     module = tf.Module()
     module.serve_pixels = pixels_fn
     module.serve_bytes = bytes_fn
@@ -91,6 +99,7 @@ def export_savedmodel(
     top_k: int = 5,
     warmup_image: np.ndarray | None = None,
     resize: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """Export the frozen serving graph to ``<root>/<model_name>/<version>/`` atomically.
 
@@ -100,13 +109,16 @@ def export_savedmodel(
     unless ``force`` is set, in which case it is replaced only once the new one is complete.
     ``warmup_image`` (height, width, 3; 0-255) builds the warm-up requests; a mid-grey image
     is used when it is None. ``resize`` is the evaluation transform the bytes signature
-    applies to decoded files (see ``signatures.decode_images``).
+    applies to decoded files (see ``signatures.decode_images``). ``max_pixels`` is the
+    largest image, in pixels, the bytes signature decodes; a larger file is refused from its
+    header before it is decoded (default ``signatures.DEFAULT_MAX_PIXELS``, 40 million).
     """
     model_dir = Path(root) / check_model_name(model_name)
     if version is None:
         version = next_version(model_dir)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"version must be a positive integer; got {version!r}.")
+    check_max_pixels(max_pixels)
     final = model_dir / str(version)
     if final.exists() and not force:
         raise ValueError(
@@ -120,7 +132,13 @@ def export_savedmodel(
     staging = model_dir / f".tmp-{version}-{uuid.uuid4().hex}"
     try:
         write_version(
-            frozen, staging, model_name, top_k=top_k, warmup_image=warmup_image, resize=resize
+            frozen,
+            staging,
+            model_name,
+            top_k=top_k,
+            warmup_image=warmup_image,
+            resize=resize,
+            max_pixels=max_pixels,
         )
         if final.exists():
             retired = model_dir / f".old-{version}-{uuid.uuid4().hex}"
