@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 
-class RunFolderBusy(RuntimeError):
+class FolderBusy(RuntimeError):
+    """Another process is writing the folder (a run folder, an export folder)."""
+
+
+class RunFolderBusy(FolderBusy):
     """Another process is writing the run folder."""
 
 

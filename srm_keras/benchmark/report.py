@@ -6,9 +6,10 @@ import csv
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from srm_keras import storage
 
 CSV_COLUMNS = (
     "model",
@@ -96,22 +97,9 @@ class BenchmarkReport:
             (path.with_suffix(".csv"), self.to_csv()),
             (path.with_suffix(".md"), self.to_markdown()),
         ):
-            _write_atomic(target, text)
+            storage.write_text(target, text)
             written.append(target)
         return written
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp creates owner-only files; results are for sharing
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _xla(value) -> str:

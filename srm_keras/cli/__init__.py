@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from srm_keras.errors import DiskFullError, RunFolderBusy
+from srm_keras.errors import DiskFullError, FolderBusy
 
 # Sub-command modules, in the order ``srm-keras --help`` lists them.
 COMMANDS = (
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (ValueError, RunFolderBusy, DiskFullError) as error:
+    except (ValueError, FolderBusy, DiskFullError) as error:
         print(f"srm-keras {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,10 +7,10 @@ srm-keras convert srm_resnet50.keras --output srm_resnet50.safetensors
 from __future__ import annotations
 
 import os
-import tempfile
 
 import keras
 
+from srm_keras import storage
 from srm_keras.models import create_model
 from srm_keras.weights import (
     LAYOUTS,
@@ -107,15 +107,5 @@ def _export(args) -> int:
 
 def _save_keras(model: keras.Model, path: str) -> None:
     """Save atomically: a temporary ``.keras`` file beside the target, then a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".keras"
-    )
-    os.close(handle)
-    try:
+    with storage.replacing(path, ".keras") as temporary:
         model.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -30,20 +29,22 @@ def register(subparsers) -> None:
 
 def _settings(args) -> tuple[Path, dict]:
     """The model file and the data settings: a run folder's config.json, then the flags."""
+    from srm_keras.training.run_folder import RunFolder
+
     path = Path(args.model)
     settings: dict = {"batch_size": 256, "validation_split": 0.2, "augment": "auto", "seed": 0}
-    if path.is_dir() and not (path / "config.json").is_file():
-        raise ValueError(f"{str(path)!r} is not a run folder (no config.json).")
     # A run folder, or a model file inside one: the run's data settings hold its split.
-    run_folder = path if path.is_dir() else path.parent
-    if (run_folder / "config.json").is_file():
-        recorded = json.loads((run_folder / "config.json").read_text())
+    run = RunFolder.of(path)
+    if path.is_dir() and run is None:
+        raise ValueError(f"{str(path)!r} is not a run folder (no config.json).")
+    if run is not None:
+        recorded = run.settings()
         for key in ("dataset", "data_dir", "image_size", "validation_split", "augment"):
             settings[key] = recorded.get(key)
         if recorded.get("seed") is not None:
             settings["seed"] = recorded["seed"]
     if path.is_dir():
-        path = path / ("best.keras" if args.best else "model.keras")
+        path = run.best_model if args.best else run.model
     for key in (
         "dataset",
         "data_dir",
@@ -61,8 +62,9 @@ def _settings(args) -> tuple[Path, dict]:
 
 
 def run(args) -> int:
+    from srm_keras import storage
     from srm_keras.data import load_datasets
-    from srm_keras.training import evaluate, files, load_model
+    from srm_keras.training import evaluate, load_model
 
     path, settings = _settings(args)
     model = load_model(path)
@@ -82,7 +84,7 @@ def run(args) -> int:
     metrics = evaluate(model, data.validation, class_names=data.class_names)
     metrics.update(model=str(path), dataset=settings["dataset"])
     if args.output:
-        files.write_json(args.output, metrics)
+        storage.write_json(args.output, metrics)
     print(
         f"{path}: top-1 {metrics['accuracy']:.4f}, top-5 {metrics['top5_accuracy']:.4f}, "
         f"loss {metrics['loss']:.4f} on {metrics['num_examples']} images"

@@ -66,9 +66,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from srm_keras.training import train
-
     config = config_from_args(args)
+    if config.strategy == "multi_worker":  # this process is one worker of TF_CONFIG's cluster
+        from srm_keras.distributed import train_multi_worker as train
+    else:
+        from srm_keras.training import train
     result = train(config)
     metrics = result.metrics
     print(

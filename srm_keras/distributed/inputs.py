@@ -17,7 +17,7 @@ from typing import Any
 import tensorflow as tf
 
 from srm_keras.training.config import TrainConfig
-from srm_keras.training.train import feeds_of
+from srm_keras.training.recipe import feeds_of
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,27 +21,19 @@ from typing import Any, TypeVar
 import keras
 import tensorflow as tf
 
+from srm_keras import storage
 from srm_keras.data.source import is_folder_source
 from srm_keras.distributed import collectives
 from srm_keras.distributed.cluster import Cluster, read_cluster
 from srm_keras.distributed.inputs import check_batch_size, run_inputs
 from srm_keras.distributed.loop import EpochLoop
 from srm_keras.distributed.watchdog import Watchdog
-from srm_keras.training import files, plots, runtime
+from srm_keras.training import files, runtime
 from srm_keras.training.config import TrainConfig
-from srm_keras.training.evaluate import evaluate, load_model
+from srm_keras.training.evaluate import load_model
+from srm_keras.training.recipe import compiled_model, finish, load_data, make_callbacks
 from srm_keras.training.run_folder import RunFolder
-from srm_keras.training.train import (
-    BACKUP,
-    FINAL_METRICS,
-    TrainResult,
-    build_model,
-    compile_model,
-    load_data,
-    make_callbacks,
-    summarize,
-)
-from srm_keras.training.weight_decay import apply_weight_decay
+from srm_keras.training.train import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +84,7 @@ def train_multi_worker(
     grace = max(60.0, 0.2 * timeout)  # collectives time out first, with a clearer error
     hint = (
         "Restart every worker with the same command: training resumes from the last epoch "
-        f"backed up in {Path(config.output) / BACKUP}."
+        f"backed up in {RunFolder(config.output).backup}."
     )
     with Watchdog(cluster.describe(), hint) as watchdog:
         watchdog.expect("waiting for every worker to join the cluster", startup_timeout + grace)
@@ -105,7 +95,7 @@ def train_multi_worker(
                 f"{cluster.num_workers} workers; check TF_CONFIG."
             )
         logger.info("%s joined the cluster: %s", cluster.describe(), list(cluster.addresses))
-        scratch = None if cluster.is_chief else _scratch_folder()
+        scratch = None if cluster.is_chief else storage.scratch_folder(SCRATCH_PREFIX)
         stack = contextlib.ExitStack()  # the chief's lock on the run folder, for the whole run
         try:
             output = _agree(
@@ -142,30 +132,9 @@ def train_multi_worker(
 SCRATCH_PREFIX = "srm_keras_worker"
 
 
-def _scratch_folder() -> Path:
-    """A non-chief worker's output folder in the system's temporary directory, named after the
-    process; the folders of workers that no longer run (killed ones) are removed first."""
-    for stale in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*_*"):
-        pid = stale.name.removeprefix(SCRATCH_PREFIX).split("_", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}_"))
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def _prepare(config: TrainConfig, stack: contextlib.ExitStack) -> Path:
     """The chief's part of starting: hold the run folder and check it (see ``RunFolder``)."""
-    run = RunFolder(config.output)
-    stack.enter_context(run.lock())
+    run = stack.enter_context(RunFolder(config.output).lock())
     run.prepare(config)
     return run.path
 
@@ -194,10 +163,8 @@ def _train(
     jit_compile = runtime.resolve_jit_compile(config.jit_compile, strategy)
     if jit_compile:
         logger.warning("jit_compile is ignored: multi-worker training steps run without XLA.")
-    with runtime.precision_policy(config.precision), strategy.scope():
-        model = build_model(config, data.num_classes)
-        apply_weight_decay(model, config.weight_decay)
-        compile_model(model, config, inputs.steps, jit_compile=False)
+    with strategy.scope():
+        model = compiled_model(config, data.num_classes, inputs.steps, jit_compile=False)
         model.optimizer.build(model.trainable_variables)
     logger.info(
         "training %s on %s: %d classes, %d steps/epoch, global batch %d = %d replicas x %d, "
@@ -212,14 +179,15 @@ def _train(
         config.scaled_learning_rate,
         config.precision,
     )
+    run = RunFolder(output)
     if cluster.is_chief:
-        config.save(output)
+        config.save(run.path)
 
     loop = EpochLoop(
         model,
         strategy,
         inputs,
-        callbacks=[*make_callbacks(config, output), *callbacks],
+        callbacks=[*make_callbacks(config, run), *callbacks],
         progress=config.progress if cluster.is_chief else "0",
         watchdog=watchdog,
         timeout=timeout + grace,
@@ -238,28 +206,22 @@ def _train(
     train_seconds = time.perf_counter() - started
 
     watchdog.expect("saving the final model", timeout + grace)
-    files.save_model(model, output / "model.keras")
+    files.save_model(model, run.model)
     weights = collectives.fingerprint([*model.weights, *model.optimizer.variables])
     logger.info("%s: finished; weights fingerprint %s", cluster.describe(), weights)
     collectives.barrier(strategy, timeout)  # no worker leaves while another still needs it
     watchdog.clear()
 
-    final = load_model(output / "model.keras")  # a plain copy: no collectives to predict
+    final = load_model(run.model)  # a plain copy: no collectives to predict
     metrics: dict[str, Any] = {}
     if cluster.is_chief:
-        evaluation = evaluate(final, data.validation, class_names=data.class_names)
-        files.write_json(output / "evaluation.json", evaluation)
-        metrics = summarize(config, output, final, evaluation, train_seconds)
-        metrics.update(
-            workers=cluster.num_workers,
-            replicas=replicas,
-            per_replica_batch_size=per_replica,
-            weights_fingerprint=weights,
-        )
-        files.write_json(output / FINAL_METRICS, metrics)
-        if (output / plots.HISTORY).is_file():
-            plots.plot_history(output, output / "training_curves.png")
-        RunFolder(output).retire_backup()  # last: until here, a restart finishes the run
+        extra = {
+            "workers": cluster.num_workers,
+            "replicas": replicas,
+            "per_replica_batch_size": per_replica,
+            "weights_fingerprint": weights,
+        }
+        metrics = finish(run, config, final, data, data.validation, train_seconds, extra)
     return TrainResult(model=final, output=output, metrics=metrics, history=history)
 
 

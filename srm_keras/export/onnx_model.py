@@ -15,6 +15,7 @@ from pathlib import Path
 import onnx
 import tf2onnx
 
+from srm_keras import storage
 from srm_keras.export.frozen import FrozenGraph
 from srm_keras.export.signatures import PIXELS_INPUT
 
@@ -43,10 +44,8 @@ def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model")
 def export_onnx(frozen: FrozenGraph, path: str | Path, *, opset: int = MIN_OPSET) -> Path:
     """Write :func:`to_onnx` of ``frozen`` to ``path`` through a temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     model = to_onnx(frozen, opset=opset, name=path.stem)
-    temporary = path.with_name(f".{path.name}.tmp")
-    onnx.save(model, str(temporary))
-    temporary.replace(path)
+    with storage.replacing(path, ".onnx") as temporary:
+        onnx.save(model, str(temporary))
     logger.info("wrote %s", path)
     return path

@@ -16,16 +16,16 @@ from srm_keras.preprocessing import normalization_layer
 
 logger = logging.getLogger(__name__)
 
-#: Names of the files :func:`find_model_file` accepts inside a training output folder, in order.
-MODEL_FILE_NAMES = ("model.keras", "best.keras", "final.keras")
-
 
 def find_model_file(source: str | Path) -> Path:
     """Resolve ``source`` (a ``.keras`` file or a training output folder) to a ``.keras`` file.
 
-    In a folder, ``model.keras``, then ``best.keras``, then ``final.keras`` is taken; failing
-    those, the folder must hold exactly one ``.keras`` file (searched one level deep as well).
+    In a run folder, its final model (``model.keras``) is taken, else its best one
+    (``best.keras``, while the run is unfinished); any other folder must hold exactly one
+    ``.keras`` file (searched one level deep as well).
     """
+    from srm_keras.training.run_folder import RunFolder
+
     path = Path(source)
     if path.is_file():
         if path.suffix != ".keras":
@@ -33,9 +33,10 @@ def find_model_file(source: str | Path) -> Path:
         return path
     if not path.is_dir():
         raise ValueError(f"{path} does not exist; pass a .keras file or a training output folder.")
-    for name in MODEL_FILE_NAMES:
-        if (path / name).is_file():
-            return path / name
+    run = RunFolder(path)
+    for candidate in (run.model, run.best_model):
+        if candidate.is_file():
+            return candidate
     candidates = sorted(path.glob("*.keras")) or sorted(path.glob("*/*.keras"))
     if len(candidates) == 1:
         return candidates[0]

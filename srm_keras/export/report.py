@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from srm_keras import storage
 
 REPORT_JSON = "export_report.json"
 REPORT_MARKDOWN = "export_report.md"
@@ -20,18 +21,12 @@ def read_report(output_dir: str | Path) -> dict:
     return report
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def write_report(report: dict) -> None:
     """Write the JSON report and its Markdown table into ``report["output_dir"]``."""
     output_dir = Path(report["output_dir"])
     stored = {key: value for key, value in report.items() if key != "output_dir"}
-    _atomic_write(output_dir / REPORT_JSON, json.dumps(stored, indent=2) + "\n")
-    _atomic_write(output_dir / REPORT_MARKDOWN, markdown(report))
+    storage.write_text(output_dir / REPORT_JSON, json.dumps(stored, indent=2) + "\n")
+    storage.write_text(output_dir / REPORT_MARKDOWN, markdown(report))
 
 
 def _number(value, digits: int = 3, scientific: bool = False) -> str:

@@ -9,7 +9,6 @@ variant quantises and dequantises at its edges).
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 
+from srm_keras import storage
 from srm_keras.export.frozen import FrozenGraph
 from srm_keras.export.signatures import PIXELS_SIGNATURE
 
@@ -103,7 +103,7 @@ def convert_tflite(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {}
-    with tempfile.TemporaryDirectory(prefix="srm_keras_tflite_") as staging:
+    with storage.scratch("srm_keras_tflite") as staging:
         saved_model = str(Path(staging) / "frozen")
         _write_frozen_savedmodel(frozen, saved_model)
         for variant in variants:
@@ -111,9 +111,7 @@ def convert_tflite(
             names = check_builtin_only(model, variant)
             suffix = variant.removeprefix("tflite_")
             path = output_dir / f"{basename}_{suffix}.tflite"
-            temporary = path.with_name(f".{path.name}.tmp")
-            temporary.write_bytes(model)
-            temporary.replace(path)
+            storage.write_bytes(path, model)
             logger.info("wrote %s (%d bytes)", path, len(model))
             results[variant] = (path, names)
     return results

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import keras
 
+from srm_keras import storage
 from srm_keras.training import files
 
 
@@ -65,7 +66,7 @@ class HistoryCSV(keras.callbacks.Callback):
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self._rows)
-        files.write_text(self.path, buffer.getvalue())
+        storage.write_text(self.path, buffer.getvalue())
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
@@ -117,7 +118,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             return
         self.best, self.best_epoch = value, epoch
         files.save_model(self.model, self.path)
-        files.write_json(
+        storage.write_json(
             self.record_path, {"monitor": self.monitor, "epoch": epoch, "value": value}
         )
 
@@ -150,7 +151,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup = Path(self.backup_dir)
         name = f"epoch-{self._current_epoch:05d}.weights.h5"
         files.save_weights(self.model, backup / name)
-        files.write_json(
+        storage.write_json(
             self._training_metadata_path,
             {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name},
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srm_keras.training import files
+from srm_keras import storage
 
 try:
     import tomllib
@@ -174,9 +174,11 @@ class TrainConfig:
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write ``config.toml`` and ``config.json`` (the resolved settings) into ``directory``."""
+        from srm_keras.training.run_folder import CONFIG_JSON, CONFIG_TOML
+
         directory = Path(directory)
-        files.write_text(directory / "config.json", json.dumps(self.to_dict(), indent=2) + "\n")
-        files.write_text(directory / "config.toml", to_toml(self.to_dict()))
+        storage.write_text(directory / CONFIG_JSON, json.dumps(self.to_dict(), indent=2) + "\n")
+        storage.write_text(directory / CONFIG_TOML, to_toml(self.to_dict()))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:

@@ -7,21 +7,21 @@ pyplot's backend alone (inline plots in notebooks keep working).
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-HISTORY = "history.csv"
+from srm_keras import storage
+from srm_keras.training.run_folder import RunFolder
 
 
 def read_history(run: str | os.PathLike) -> dict[str, list[float]]:
     """Columns of a run's ``history.csv`` (``run`` is the run folder or the CSV file)."""
     path = Path(run)
     if path.is_dir():
-        path = path / HISTORY
+        path = RunFolder(path).history
     if not path.is_file():
         raise ValueError(
             f"{str(path)!r} does not exist; pass a run folder made by srm-keras train."
@@ -35,10 +35,10 @@ def read_history(run: str | os.PathLike) -> dict[str, list[float]]:
 
 def run_label(run: str | os.PathLike) -> str:
     """A run's model name from its ``config.json``, else the folder name."""
-    config = Path(run) / "config.json"
-    if config.is_file():
-        return str(json.loads(config.read_text()).get("model", Path(run).name))
-    return Path(run).name
+    folder = RunFolder(run)
+    if folder.config_json.is_file():
+        return str(folder.settings().get("model", folder.path.name))
+    return folder.path.name
 
 
 def plot_history(run: str | os.PathLike, output: str | os.PathLike) -> Path:
@@ -96,11 +96,8 @@ def plot_comparison(
 
 
 def _save(fig, output: str | os.PathLike) -> Path:
-    # Written to a temporary name and renamed, like every output of a run.
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.stem}.{os.getpid()}.tmp.png")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, output)
+    with storage.replacing(output, ".png") as tmp:
+        fig.savefig(tmp, dpi=120)
     return output

@@ -1,42 +1,59 @@
-"""A run folder: the one process that writes it, what must match to resume it, and the order in
-which a run finishes.
+"""A run folder: every file name in it, the one process that writes it, what must match to
+resume it, and the order in which a run finishes.
 
-* **One writer.** ``RunFolder.lock()`` takes an exclusive ``flock`` on ``OUTPUT/.lock`` for as
-  long as the run lasts; a second process is refused at once with the holder's pid and host.
-  The operating system releases the lock when its holder dies, even by ``SIGKILL``.
-* **One recipe per run.** ``RunFolder.prepare(config)`` compares an unfinished run's
+The layout (each name is defined here once; everything else asks a :class:`RunFolder`)::
+
+    config.toml, config.json   the resolved settings
+    history.csv                one row per epoch (losses, accuracies, learning rate)
+    best.keras, best.json      the model of the best validation accuracy, and its epoch
+    model.keras                the final model
+    evaluation.json            top-1/top-5, per-class accuracy, confusion matrix (final model)
+    final_metrics.json         the summary: val_accuracy, val_top5_accuracy, epochs, ...
+    training_curves.png        loss / accuracy / learning-rate curves
+    tensorboard/               TensorBoard logs
+    backup/                    the resume state, until the final files are written
+    .lock                      held by the one process that writes the folder
+
+* **One writer.** :meth:`RunFolder.lock` holds ``.lock`` for as long as the run lasts; a second
+  process is refused at once with the holder's pid and host
+  (:class:`~srm_keras.errors.RunFolderBusy`).
+* **One recipe per run.** :meth:`RunFolder.prepare` compares an unfinished run's
   ``config.json`` with the new settings *before anything is written*, and refuses a resume
   whose settings differ in anything that changes what is trained (:data:`FREE_TO_CHANGE` lists
   what may differ), naming each difference and the ways out.
-* **Finishing order.** ``fit`` keeps the backup (``keep_backup``); the run writes
-  ``model.keras``, ``evaluation.json`` and ``final_metrics.json``, and only then
-  ``retire_backup()`` removes it. A kill at any instant leaves a run that resumes (the backup is
-  there: the same command finishes it without training again) or a finished one.
+* **Finishing order.** ``fit`` keeps the backup; the run writes ``model.keras``,
+  ``evaluation.json`` and ``final_metrics.json``, and only then :meth:`RunFolder.retire_backup`
+  removes the backup. A kill at any instant leaves a run that resumes (the same command
+  finishes it without training again) or a finished one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import logging
 import os
 import shutil
-import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from srm_keras import storage
 from srm_keras.errors import RunFolderBusy
-from srm_keras.training import files
 
 logger = logging.getLogger(__name__)
 
-BACKUP = "backup"
-FINAL_METRICS = "final_metrics.json"
+CONFIG_TOML = "config.toml"
 CONFIG_JSON = "config.json"
+HISTORY = "history.csv"
+BEST_MODEL = "best.keras"
+BEST_RECORD = "best.json"
+MODEL = "model.keras"
+EVALUATION = "evaluation.json"
+FINAL_METRICS = "final_metrics.json"
+CURVES = "training_curves.png"
+TENSORBOARD = "tensorboard"
+BACKUP = "backup"
 LOCK = ".lock"
 
 #: Settings that may change between the launches of one run: where things are and how the run
@@ -47,43 +64,56 @@ FREE_TO_CHANGE = frozenset(
 
 
 class RunFolder:
-    """The output folder of a training run (its files: ``srm_keras.training.train``)."""
+    """The output folder of a training run: its files (module doc), its lock and its state."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.backup = self.path / BACKUP
+        self.config_toml = self.path / CONFIG_TOML
+        self.config_json = self.path / CONFIG_JSON
+        self.history = self.path / HISTORY
+        self.best_model = self.path / BEST_MODEL
+        self.best_record = self.path / BEST_RECORD
+        self.model = self.path / MODEL
+        self.evaluation = self.path / EVALUATION
         self.final_metrics = self.path / FINAL_METRICS
+        self.curves = self.path / CURVES
+        self.tensorboard = self.path / TENSORBOARD
+        self.backup = self.path / BACKUP
+
+    @classmethod
+    def of(cls, path: str | os.PathLike) -> RunFolder | None:
+        """The run folder ``path`` is, or holds a file of (a ``.keras`` file inside one), or
+        None when there is no ``config.json`` there."""
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        return cls(folder) if (folder / CONFIG_JSON).is_file() else None
+
+    def settings(self) -> dict[str, Any]:
+        """The run's recorded settings (its ``config.json``)."""
+        try:
+            return storage.read_json(self.config_json)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read {self.config_json}: {error}") from None
+
+    @property
+    def finished(self) -> bool:
+        return self.final_metrics.exists() and not self.backup.exists()
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the folder for this process; raise :class:`RunFolderBusy` if another holds it."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                raise RunFolderBusy(
-                    f"{str(self.path)!r} is being written by {self._holder(fd)}; wait for that "
-                    "run to end, or choose another output folder."
-                ) from None
-            holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(holder).encode(), 0)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def lock(self) -> Iterator[RunFolder]:
+        """Hold the folder for this process; raise :class:`RunFolderBusy` if another holds it.
 
-    @staticmethod
-    def _holder(fd: int) -> str:
-        try:
-            holder = json.loads(os.pread(fd, 4096, 0))
-            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder["since"]))
-            return f"process {holder['pid']} on {holder['host']} (since {since})"
-        except (ValueError, KeyError, TypeError):
-            return "another process"
+        Once it is held, the temporary files of writers that were killed are removed.
+        """
+        with storage.hold(
+            self.path / LOCK,
+            what=repr(str(self.path)),
+            advice="wait for that run to end, or choose another output folder.",
+            busy=RunFolderBusy,
+        ):
+            for path in storage.remove_temporaries(self.path, self.backup):
+                logger.info("removed %s, left by an interrupted write", path)
+            yield self
 
     def prepare(self, config) -> None:
         """Check the folder before the run writes anything; then create it.
@@ -98,32 +128,27 @@ class RunFolder:
                 shutil.rmtree(self.backup)
             else:
                 self.check_same_settings(config)
-        finished = self.final_metrics.exists() and not self.backup.exists()
-        if finished and not config.overwrite:
+        if self.finished and not config.overwrite:
             raise ValueError(
                 f"{str(self.path)!r} already holds a finished run; choose another output folder "
                 "or pass overwrite (--overwrite) to train it again."
             )
-        if finished:  # the folder no longer holds a finished run once this one starts
+        if self.finished:  # the folder no longer holds a finished run once this one starts
             self.final_metrics.unlink()
         if self.backup.exists():
             logger.info("resuming from the backup in %s", self.backup)
         self.path.mkdir(parents=True, exist_ok=True)
-        for path in files.remove_temporaries(self.path, self.backup):  # left by a killed writer
-            logger.info("removed %s, left by an interrupted write", path)
 
     def check_same_settings(self, config) -> None:
         """Refuse to resume with settings that differ from the run's own ``config.json``."""
-        stored_path = self.path / CONFIG_JSON
-        if not stored_path.is_file():
+        if not self.config_json.is_file():
             return
-        stored = json.loads(stored_path.read_text())
-        changed = differences(stored, config.to_dict())
+        changed = differences(self.settings(), config.to_dict())
         if changed:
             listed = "; ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changed.items())
             raise ValueError(
                 f"{str(self.path)!r} holds an unfinished run with other settings: {listed}. "
-                f"Resume it with its own settings ({self.path / 'config.toml'}), or start "
+                f"Resume it with its own settings ({self.config_toml}), or start "
                 "afresh: another output folder, or no resume (--no-resume) to discard its "
                 "progress."
             )

@@ -48,7 +48,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "multi_worker":
         raise ValueError(
             "strategy 'multi_worker' runs through srm_keras.distributed.train_multi_worker "
-            "(train() dispatches to it; `srm-keras worker` launches it)."
+            "(`srm-keras worker` launches it)."
         )
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]

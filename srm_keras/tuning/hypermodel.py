@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 import keras
 import keras_tuner
 
-from srm_keras.training import TrainConfig, apply_weight_decay
-from srm_keras.training.train import build_model, compile_model, one_hot_labels, steps_per_epoch_of
+from srm_keras.training import TrainConfig, runtime
+from srm_keras.training.recipe import compiled_model, feeds_of, load_data
 
 MODULES = ("none", "se", "ge", "srm")
 
@@ -56,15 +56,21 @@ class SearchSpace:
 
 
 class RecalibratedResNetHyperModel(keras_tuner.HyperModel):
-    """Builds, compiles and fits one trial with the library's training recipe.
+    """Builds, compiles and fits one trial with the library's training recipe
+    (:mod:`srm_keras.training.recipe`), as ``srm_keras.training.train`` would.
+
+    Every trial honours the base config's precision, XLA setting (``jit_compile``), seed and
+    determinism, caching and strict data checks: a trial is seeded with ``base.seed`` when it
+    is built and again when it is fitted, so one trial's result does not depend on the trials
+    before it.
 
     Args:
         base: the recipe every trial starts from (dataset, image size, epochs, schedule, ...);
             the hyper-parameters replace its model, learning rate, weight decay, label smoothing
             and batch size.
         space: the search space.
-        data_factory: ``batch_size -> DataBundle``; default ``srm_keras.data.load_datasets`` on
-            ``base.dataset``. Bundles are cached per batch size.
+        data_factory: ``batch_size -> DataBundle``; default ``srm_keras.training.recipe.load_data``
+            of ``base`` at that batch size. Bundles are cached per batch size.
     """
 
     def __init__(
@@ -75,24 +81,20 @@ class RecalibratedResNetHyperModel(keras_tuner.HyperModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if base.strategy == "multi_worker":
+            raise ValueError(
+                "a search runs its trials in one process; use strategy 'default' or 'mirrored'."
+            )
         self.base = base
         self.space = space or SearchSpace()
         self._data_factory = data_factory or self._load
         self._bundles: dict[int, object] = {}
+        self.jit_compile = runtime.resolve_jit_compile(
+            base.jit_compile, runtime.make_strategy(base.strategy)
+        )
 
     def _load(self, batch_size: int):
-        from srm_keras.data import load_datasets
-
-        base = self.base
-        return load_datasets(
-            base.dataset,
-            image_size=base.image_size,
-            batch_size=batch_size,
-            augment=base.augment,
-            validation_split=base.validation_split,
-            seed=base.seed if base.seed is not None else 0,
-            data_dir=base.data_dir,
-        )
+        return load_data(dataclasses.replace(self.base, batch_size=batch_size))
 
     def data(self, batch_size: int):
         if batch_size not in self._bundles:
@@ -118,19 +120,21 @@ class RecalibratedResNetHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         config = self.trial_config(hp)
         data = self.data(config.batch_size)
-        model = build_model(config, data.num_classes)
-        apply_weight_decay(model, config.weight_decay)
-        steps = steps_per_epoch_of(data.train, data.train_size, config.batch_size)
-        compile_model(model, config, steps, jit_compile=False)
-        return model
+        steps = feeds_of(config, data).steps
+        with runtime.seeded(config.seed, deterministic=False):
+            return compiled_model(config, data.num_classes, steps, self.jit_compile)
 
     def fit(self, hp, model, *args, **kwargs):
         config = self.trial_config(hp)
-        data = self.data(config.batch_size)
-        train, validation = data.train, data.validation
-        if config.label_smoothing > 0:
-            train = one_hot_labels(train, data.num_classes)
-            validation = one_hot_labels(validation, data.num_classes)
+        feeds = feeds_of(config, self.data(config.batch_size))
         kwargs.setdefault("epochs", config.epochs)
         kwargs.setdefault("verbose", 0)
-        return model.fit(train, validation_data=validation, **kwargs)
+        with runtime.seeded(config.seed, config.is_deterministic):
+            return model.fit(
+                feeds.train,
+                steps_per_epoch=feeds.steps,
+                validation_data=feeds.validation_repeated,
+                validation_steps=feeds.validation_steps,
+                shuffle=False,  # the tf.data pipeline shuffles
+                **kwargs,
+            )

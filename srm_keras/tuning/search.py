@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras_tuner
 
+from srm_keras import storage
 from srm_keras.training import TrainConfig, files
 from srm_keras.tuning.hypermodel import RecalibratedResNetHyperModel, SearchSpace
 
@@ -94,11 +95,11 @@ def search(
     rows = trial_rows(instance)
     if not rows or rows[0]["score"] is None:
         raise ValueError(f"The search in {output} finished no trial; see the log above.")
-    files.write_text(output / "trials.csv", format_csv(rows))
-    files.write_text(output / "trials.md", format_markdown(rows))
+    storage.write_text(output / "trials.csv", format_csv(rows))
+    storage.write_text(output / "trials.md", format_markdown(rows))
     best_hp = instance.get_best_hyperparameters(1)[0]
     best_values = {name: best_hp.get(name) for name in HYPERPARAMETERS}
-    files.write_json(output / "best_hyperparameters.json", best_values)
+    storage.write_json(output / "best_hyperparameters.json", best_values)
     best_model = output / "best.keras"
     files.save_model(instance.get_best_models(1)[0], best_model)
     return SearchResult(rows, best_model, best_values, output)

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from srm_keras.distributed import EXIT_WORKER_LOST
 from srm_keras.training import TrainConfig, read_history, runtime
-from srm_keras.training.train import build_model, compile_model, load_data
+from srm_keras.training.recipe import build_model, compile_model, load_data
 from srm_keras.training.weight_decay import apply_weight_decay
 from tests.distributed.workers import recipe_flags, start_workers, worker_argv
 

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from srm_keras.training import callbacks, files
+from srm_keras import storage
+from srm_keras.training import callbacks
 
 
 def _model(seed: int) -> keras.Model:
@@ -42,7 +43,7 @@ def test_a_crash_before_the_epoch_record_leaves_the_previous_backup(tmp_path, mo
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed between the weights and the epoch record")
 
-    monkeypatch.setattr(files, "write_json", crash)
+    monkeypatch.setattr(storage, "write_json", crash)
     with pytest.raises(KeyboardInterrupt):
         _backup(second, directory, epoch=1)  # its weights are written, its record is not
     monkeypatch.undo()

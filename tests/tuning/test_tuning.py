@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import itertools
 from types import SimpleNamespace
 
@@ -108,3 +109,52 @@ def test_other_tuners_complete(tuner, tmp_path):
 def test_unknown_tuner():
     with pytest.raises(ValueError, match="tuner must be one of"):
         search(BASE, tuner="grid")
+
+
+def _hp(module="srm"):
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("recalibration", module)
+    return hp
+
+
+def test_trials_follow_the_base_precision_and_xla_setting():
+    base = dataclasses.replace(BASE, precision="mixed_bfloat16", jit_compile="true")
+    hypermodel = RecalibratedResNetHyperModel(
+        base, SearchSpace(batch_size=(8,)), data_factory=synthetic_bundle
+    )
+    model = hypermodel.build(_hp())
+    assert model.layers[2].dtype_policy.name == "mixed_bfloat16"
+    assert model.jit_compile is True
+    # The global policy is restored after the build.
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_a_trial_is_seeded_whatever_ran_before_it():
+    hypermodel = RecalibratedResNetHyperModel(
+        BASE, SearchSpace(batch_size=(8,)), data_factory=synthetic_bundle
+    )
+    first = [w.copy() for w in hypermodel.build(_hp()).get_weights()]
+    keras.random.normal((3,), seed=None)  # other random work between trials
+    np.random.default_rng().normal()
+    second = hypermodel.build(_hp()).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_trial_data_comes_from_the_training_recipe(monkeypatch):
+    seen = []
+
+    def fake_load_data(config):
+        seen.append(config)
+        return synthetic_bundle(config.batch_size)
+
+    monkeypatch.setattr("srm_keras.tuning.hypermodel.load_data", fake_load_data)
+    base = dataclasses.replace(BASE, cache=False, strict=True, seed=7)
+    hypermodel = RecalibratedResNetHyperModel(base, SearchSpace(batch_size=(4,)))
+    hypermodel.data(4)
+    (config,) = seen
+    assert (config.batch_size, config.cache, config.strict, config.seed) == (4, False, True, 7)
+
+
+def test_a_search_refuses_the_multi_worker_strategy():
+    with pytest.raises(ValueError, match="one process"):
+        RecalibratedResNetHyperModel(dataclasses.replace(BASE, strategy="multi_worker"))
