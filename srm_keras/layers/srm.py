@@ -41,6 +41,45 @@ def _centred_sums_per_sample(x):
     return tf.map_fn(moments, x, fn_output_signature=(x.dtype, x.dtype))
 
 
+def style_pool(
+    inputs,
+    ddof: int = 1,
+    epsilon: float = 1e-5,
+    statistics_dtype: str = "float32",
+    training: bool | None = None,
+):
+    """SRM's style pooling: the per-channel mean and standard deviation over the positions.
+
+    For an ``(N, H, W, C)`` input, in ``statistics_dtype``::
+
+        mean[n, c] = sum_hw x[n, h, w, c] / (H W)
+        std[n, c] = sqrt(sum_hw (x[n, h, w, c] - mean[n, c])^2 / max(H W - ddof, 1) + epsilon)
+
+    Shared by :class:`StyleRecalibration` and its inference form
+    :class:`~srm_keras.layers.FoldedStyleRecalibration`. ``training`` only picks between two
+    forms of the same sums (:func:`per_sample_pooling`).
+
+    Returns:
+        ``(mean, std)``, each ``(N, C)``.
+    """
+    x = ops.cast(inputs, statistics_dtype)
+    # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, and
+    # TensorFlow's kernels merge the two axes anyway.
+    x = ops.reshape(x, (ops.shape(x)[0], -1, x.shape[-1]))
+    spatial = ops.cast(ops.shape(x)[1], statistics_dtype)
+    if per_sample_pooling(training):
+        mean, squares = _centred_sums_per_sample(x)
+    else:
+        mean = ops.mean(x, axis=1)  # (N, C)
+        # The gradient of the centred sum through the mean is exactly zero (the deviations
+        # sum to zero), so holding the mean constant there leaves the gradient unchanged
+        # and saves the backward pass a full-size product and reduction.
+        centred = x - ops.stop_gradient(mean)[:, None, :]
+        squares = ops.sum(ops.square(centred), axis=1)  # (N, C)
+    variance = squares / ops.maximum(spatial - ddof, 1.0)
+    return mean, ops.sqrt(variance + epsilon)
+
+
 @keras.saving.register_keras_serializable(package="srm_keras")
 class StyleRecalibration(keras.layers.Layer):
     """Style-based Recalibration Module (SRM).
@@ -111,23 +150,9 @@ class StyleRecalibration(keras.layers.Layer):
         self.bn.build((None, channels))
 
     def style_pool(self, inputs, training=None):
-        """Per-channel mean and standard deviation in ``statistics_dtype``, each (N, C)."""
-        x = ops.cast(inputs, self.statistics_dtype)
-        # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, and
-        # TensorFlow's kernels merge the two axes anyway.
-        x = ops.reshape(x, (ops.shape(x)[0], -1, x.shape[-1]))
-        spatial = ops.cast(ops.shape(x)[1], self.statistics_dtype)
-        if per_sample_pooling(training):
-            mean, squares = _centred_sums_per_sample(x)
-        else:
-            mean = ops.mean(x, axis=1)  # (N, C)
-            # The gradient of the centred sum through the mean is exactly zero (the deviations
-            # sum to zero), so holding the mean constant there leaves the gradient unchanged
-            # and saves the backward pass a full-size product and reduction.
-            centred = x - ops.stop_gradient(mean)[:, None, :]
-            squares = ops.sum(ops.square(centred), axis=1)  # (N, C)
-        variance = squares / ops.maximum(spatial - self.ddof, 1.0)
-        return mean, ops.sqrt(variance + self.epsilon)
+        """Per-channel mean and standard deviation in ``statistics_dtype``, each (N, C):
+        :func:`style_pool` with this layer's options."""
+        return style_pool(inputs, self.ddof, self.epsilon, self.statistics_dtype, training)
 
     def call(self, inputs, training=None):
         mean, std = self.style_pool(inputs, training=training)

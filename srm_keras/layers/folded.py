@@ -1,0 +1,267 @@
+"""Inference forms of SRM and GE, with each module's batch normalisation folded into its map.
+
+At inference a batch normalisation is the per-channel affine map ``BN(z) = s * z + t`` with
+``s = gamma / sqrt(moving_variance + bn_epsilon)`` and ``t = beta - s * moving_mean``, so it
+folds into the affine map that produces ``z``. The layers here hold the folded weights; their
+``from_module`` classmethods compute them from a trained module, and
+:func:`srm_keras.export.folding.fold_model` swaps them into a whole model.
+
+They are not recalibration modules of the registry (:func:`srm_keras.layers.names`): they
+start at zero, have no batch normalisation to train, and the GE form is only ever built from
+a trained module. The registry's shared layer checks therefore do not cover them;
+``tests/layers/test_folded.py`` does.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from srm_keras.layers.ge import GLOBAL, GatherExcitation
+from srm_keras.layers.se import add_excitation_weights, excite
+from srm_keras.layers.srm import StyleRecalibration, style_pool
+
+
+def _bn_scale_shift(bn: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
+    """(s, t) with BN(z) = s * z + t at inference."""
+    gamma = ops.convert_to_numpy(bn.gamma) if bn.scale else 1.0
+    beta = ops.convert_to_numpy(bn.beta) if bn.center else 0.0
+    mean = ops.convert_to_numpy(bn.moving_mean)
+    variance = ops.convert_to_numpy(bn.moving_variance)
+    scale = gamma / np.sqrt(variance + bn.epsilon)
+    return scale, beta - scale * mean
+
+
+def _check_built(module: keras.layers.Layer) -> None:
+    if not module.built:
+        raise ValueError(
+            f"{type(module).__name__} {module.name!r} has no weights to fold yet; call it on an "
+            "input (or build it) and train it first."
+        )
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+class FoldedStyleRecalibration(keras.layers.Layer):
+    """SRM for inference, its batch normalisation folded into the CFC.
+
+    For an input ``x`` of shape ``(N, H, W, C)``, with the style pooling of
+    :class:`~srm_keras.layers.StyleRecalibration` (:func:`srm_keras.layers.srm.style_pool`)::
+
+        mean, std = style_pool(x, ddof, epsilon)                          # (N, C) each
+        gate[n, c] = sigmoid(kernel[0, 0, c, 0] * mean[n, c] + kernel[0, 1, c, 0] * std[n, c]
+                             + bias[c])
+        y[n, h, w, c] = x[n, h, w, c] * gate[n, c]
+
+    From a trained SRM with CFC weights ``w`` (C, 2) and BN scale and shift ``s, t`` (module
+    docstring), :meth:`from_module` sets ``kernel[0, j, c, 0] = s[c] * w[c, j]`` and
+    ``bias = t``, so the output equals SRM's at inference (``training=False``); the weights
+    are ``3 * channels`` numbers. The CFC runs as a valid depthwise convolution over the
+    (mean, std) pair so that int8 converters quantise its weights per channel. The statistics,
+    kernel and bias are in float32 (float64 under a float64 policy), as in SRM.
+
+    For inference only: :func:`srm_keras.export.folding.fold_model` builds it from a trained
+    model; trained on its own it would be SRM without its batch normalisation. Works at any
+    spatial size, including 1x1 (the variance is then 0, never NaN).
+
+    Args:
+        ddof: delta degrees of freedom of the variance, as in ``StyleRecalibration``.
+        epsilon: added to the variance inside the square root, as in ``StyleRecalibration``.
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    ``get_config()`` returns ``ddof``, ``epsilon`` and the base layer's keys, and
+    ``from_config`` rebuilds an equal layer (weights travel separately, as for any layer).
+
+    Input shape: ``(batch, height, width, channels)``. Output shape: the same.
+    """
+
+    def __init__(self, ddof=1, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        if ddof not in (0, 1):
+            raise ValueError(f"ddof must be 1 or 0, as in StyleRecalibration; received {ddof!r}.")
+        if epsilon <= 0:
+            raise ValueError(f"epsilon must be positive; received epsilon={epsilon!r}.")
+        self.ddof = ddof
+        self.epsilon = epsilon
+        self.statistics_dtype = "float64" if self.compute_dtype == "float64" else "float32"
+
+    @classmethod
+    def from_module(cls, module: StyleRecalibration) -> FoldedStyleRecalibration:
+        """The folded form of a built ``StyleRecalibration``, with its name and dtype policy."""
+        if not isinstance(module, StyleRecalibration):
+            raise ValueError(
+                f"FoldedStyleRecalibration folds a StyleRecalibration; received "
+                f"{type(module).__name__}."
+            )
+        _check_built(module)
+        layer = cls(module.ddof, module.epsilon, name=module.name, dtype=module.dtype_policy)
+        channels = module.cfc.shape[0]
+        layer.build((None, None, None, channels))
+        scale, shift = _bn_scale_shift(module.bn)
+        cfc = ops.convert_to_numpy(module.cfc) * scale[:, None]  # (C, 2)
+        layer.set_weights([cfc.T[None, :, :, None], shift])
+        return layer
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                "FoldedStyleRecalibration expects a 4D channels-last input (batch, height, "
+                f"width, channels) with a known number of channels; received {input_shape}."
+            )
+        channels = input_shape[-1]
+        # Depthwise layout (1, 2, C, 1): width position 0 weighs the mean, 1 the std.
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(1, 2, channels, 1),
+            initializer="zeros",
+            dtype=self.statistics_dtype,
+            autocast=False,
+        )
+        self.bias = self.add_weight(
+            name="bias",
+            shape=(channels,),
+            initializer="zeros",
+            dtype=self.statistics_dtype,
+            autocast=False,
+        )
+
+    def call(self, inputs):
+        mean, std = style_pool(inputs, self.ddof, self.epsilon, self.statistics_dtype)
+        stats = ops.stack([mean, std], axis=1)[:, None]  # (N, 1, 2, C)
+        z = ops.depthwise_conv(stats, self.kernel, strides=1, padding="valid")[:, 0, 0, :]
+        gate = ops.sigmoid(z + self.bias)
+        return inputs * ops.cast(gate[:, None, None, :], inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "ddof": self.ddof, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+class FoldedGatherExcitation(keras.layers.Layer):
+    """GE with a global extent (GE-θ, GE-θ⁺) for inference, its gather's BN folded in.
+
+    For an input ``x`` of shape ``(N, H, W, C)``::
+
+        z[n, c] = sum_hw gather_kernel[h, w, c, 0] * x[n, h, w, c] + gather_bias[c]
+        gate[n, c] = sigmoid(excite(z)[n, c])
+        y[n, h, w, c] = x[n, h, w, c] * gate[n, c]
+
+    where ``excite`` is the identity, or with ``reduction`` set (GE-θ⁺) the bottleneck
+    ``excite(z) = relu(relu(z) @ squeeze_kernel + squeeze_bias) @ excite_kernel + excite_bias``.
+
+    From a trained ``GatherExcitation`` with gather kernel ``K``, bias ``b`` and BN scale and
+    shift ``s, t`` (module docstring), :meth:`from_module` sets ``gather_kernel = s * K`` and
+    ``gather_bias = s * b + t`` and copies the bottleneck, so the output equals GE's at
+    inference (``training=False``).
+
+    For inference only: :func:`srm_keras.export.folding.fold_model` builds it from a trained
+    model. Like GE's global gather, the kernel covers the whole feature map, so the layer is
+    built for one static height and width (any, 1x1 and odd sizes included) and takes only
+    inputs of that size.
+
+    Args:
+        reduction: None, or the GE-θ⁺ bottleneck ratio (hidden width
+            ``max(channels // reduction, 1)``).
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    ``get_config()`` returns ``reduction`` and the base layer's keys, and ``from_config``
+    rebuilds an equal layer.
+
+    Input shape: ``(batch, height, width, channels)``, static height and width. Output shape:
+    the same.
+    """
+
+    def __init__(self, reduction=None, **kwargs):
+        super().__init__(**kwargs)
+        if reduction is not None and (not isinstance(reduction, int) or reduction < 1):
+            raise ValueError(
+                f"reduction must be None or a positive integer; received {reduction!r}."
+            )
+        self.reduction = reduction
+
+    @classmethod
+    def from_module(cls, module: GatherExcitation) -> FoldedGatherExcitation:
+        """The folded form of a built parametric global ``GatherExcitation`` (``"ge"``,
+        ``"ge_plus"``), with its name and dtype policy."""
+        if not (isinstance(module, GatherExcitation) and is_foldable(module)):
+            raise ValueError(
+                "FoldedGatherExcitation folds a GatherExcitation with the parametric global "
+                "gather (recalibration 'ge' or 'ge_plus'); received "
+                f"{_describe(module)}."
+            )
+        _check_built(module)
+        layer = cls(module.reduction, name=module.name, dtype=module.dtype_policy)
+        height, width, channels, _ = module.gather_kernel.shape
+        layer.build((None, height, width, channels))
+        scale, shift = _bn_scale_shift(module.gather_bns[0])
+        weights = [ops.convert_to_numpy(module.gather_kernel) * scale[None, None, :, None]]
+        weights.append(scale * ops.convert_to_numpy(module.gather_bias) + shift)
+        if module.reduction is not None:
+            weights += [
+                ops.convert_to_numpy(w)
+                for w in (
+                    module.squeeze_kernel,
+                    module.squeeze_bias,
+                    module.excite_kernel,
+                    module.excite_bias,
+                )
+            ]
+        layer.set_weights(weights)
+        return layer
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or None in tuple(input_shape[1:]):
+            raise ValueError(
+                "FoldedGatherExcitation sizes its gather kernel to the feature map, so it needs "
+                "a 4D channels-last input with static height, width and channels; received "
+                f"{input_shape}."
+            )
+        _, height, width, channels = input_shape
+        # Depthwise layout (H, W, C, 1), as GatherExcitation stores it.
+        self.gather_kernel = self.add_weight(
+            name="gather_kernel", shape=(height, width, channels, 1), initializer="zeros"
+        )
+        self.gather_bias = self.add_weight(
+            name="gather_bias", shape=(channels,), initializer="zeros"
+        )
+        if self.reduction is not None:
+            add_excitation_weights(self, channels, self.reduction)
+
+    def call(self, inputs):
+        kernel = ops.cast(self.gather_kernel[..., 0], inputs.dtype)  # (H, W, C)
+        context = ops.sum(inputs * kernel, axis=(1, 2)) + self.gather_bias  # (N, C)
+        if self.reduction is not None:
+            context = excite(self, ops.relu(context))
+        gate = ops.sigmoid(context)
+        return inputs * ops.cast(gate[:, None, None, :], inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "reduction": self.reduction}
+
+
+def _describe(layer) -> str:
+    if isinstance(layer, GatherExcitation):
+        return f"GatherExcitation(extent={layer.extent!r}, parametric={layer.parametric})"
+    return type(layer).__name__
+
+
+def is_foldable(layer: keras.layers.Layer) -> bool:
+    """Whether :func:`fold_module` has an inference form for ``layer``: SRM, and GE with the
+    parametric global gather (with or without the GE-θ⁺ bottleneck)."""
+    if isinstance(layer, StyleRecalibration):
+        return True
+    return isinstance(layer, GatherExcitation) and layer.parametric and layer.extent == GLOBAL
+
+
+def fold_module(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """The folded inference form of a built, foldable ``layer`` (:func:`is_foldable`), with its
+    name, dtype policy and folded weights. Raises ValueError for any other layer."""
+    if isinstance(layer, StyleRecalibration):
+        return FoldedStyleRecalibration.from_module(layer)
+    return FoldedGatherExcitation.from_module(layer)
