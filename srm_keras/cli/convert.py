@@ -84,6 +84,7 @@ def run(args) -> int:
         ("missing", report.missing),
         ("unused", report.unexpected),
         ("shape mismatch", report.mismatched),
+        ("refused", report.refused),
     ):
         for name in names:
             print(f"  {title}: {name}")

@@ -18,7 +18,9 @@ def register(subparsers) -> None:
         description="Export SOURCE (a .keras file, or a training output folder holding "
         "model.keras or best.keras) to every deployment format; each artifact takes float32 "
         "RGB 0-255 pixels named 'images'. The artifacts are then checked against the Keras "
-        "model; a missed bound exits with status 1 and prints the numbers.",
+        "model before anything is published; a missed bound publishes nothing (the previous "
+        "version stays the one served), exits with status 1 and prints the numbers and where "
+        "the rejected files are.",
     )
     parser.add_argument("source", help=".keras file or training output folder")
     parser.add_argument(
@@ -46,7 +48,18 @@ def register(subparsers) -> None:
         "--no-fold", dest="fold", action="store_false", help="keep the modules' batch norm unfolded"
     )
     parser.add_argument(
-        "--no-verify", dest="verify", action="store_false", help="skip verification"
+        "--max-pixels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest image (width x height) the SavedModel's serving_bytes decodes; larger "
+        "files are refused from their header (default: 40000000)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="publish without verification (a verified export publishes nothing that fails)",
     )
     parser.set_defaults(func=run)
 
@@ -61,17 +74,23 @@ def run(args: argparse.Namespace) -> int:
     from srm_keras.export import ParityError, export, load_model
     from srm_keras.export.prepare import input_size
     from srm_keras.export.report import markdown
-    from srm_keras.export.sources import export_data, run_dataset
+    from srm_keras.export.sources import export_data, run_data_settings
 
     model = load_model(args.source)
     size = input_size(model, args.image_size)
-    dataset, data_dir = args.data, args.data_dir
-    if dataset is None:
-        dataset, recorded_dir = run_dataset(args.source)
-        data_dir = data_dir or recorded_dir
+    recorded = run_data_settings(args.source)
+    if args.data is not None and args.data != recorded.get("dataset"):
+        recorded = {}  # another dataset than the run's: its split settings do not apply
+    dataset = args.data or recorded.get("dataset")
     representative = verification = None
     if dataset is not None:
-        representative, verification = export_data(dataset, size, data_dir=data_dir)
+        representative, verification = export_data(
+            dataset,
+            size,
+            data_dir=args.data_dir or recorded.get("data_dir"),
+            seed=recorded.get("seed", 0),
+            validation_split=recorded.get("validation_split", 0.2),
+        )
     try:
         report = export(
             model,
@@ -86,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             top_k=args.top_k,
             verify=args.verify,
             fold_batchnorm=args.fold,
+            **({"max_pixels": args.max_pixels} if args.max_pixels is not None else {}),
         )
     except ParityError as error:
         print(markdown(error.report))

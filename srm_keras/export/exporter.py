@@ -9,6 +9,11 @@ Layout of an export folder::
       onnx/<model_name>.onnx
       verification.npz                       the verification images and the Keras outputs
       export_report.json, export_report.md   sizes, parity and latency per artifact
+      rejected/<name>-v<version>-<time>/     artifact sets that failed verification (never live)
+      .lock                                  held by the one export writing the folder
+
+Everything is built and verified in a hidden staging folder first; only a verified set is
+published (:mod:`srm_keras.export.publish`).
 """
 
 from __future__ import annotations
@@ -22,15 +27,16 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from srm_keras.export import parity, runners
+from srm_keras import storage
+from srm_keras.export import parity, publish, runners
 from srm_keras.export.folding import fold_serving_model
 from srm_keras.export.frozen import freeze
 from srm_keras.export.onnx_model import MIN_OPSET, export_onnx
 from srm_keras.export.prepare import load_model, serving_model
 from srm_keras.export.report import REPORT_JSON, REPORT_MARKDOWN, write_report
 from srm_keras.export.samples import gather
-from srm_keras.export.savedmodel import check_model_name, export_savedmodel
-from srm_keras.export.signatures import eval_style
+from srm_keras.export.savedmodel import check_model_name, next_version, versions, write_version
+from srm_keras.export.signatures import DEFAULT_MAX_PIXELS, check_max_pixels, eval_style
 from srm_keras.export.tflite import VARIANTS as TFLITE_VARIANTS
 from srm_keras.export.tflite import convert_tflite
 from srm_keras.export.warmup import WARMUP_FILE
@@ -46,6 +52,9 @@ _EXPORT_ENTRIES = {
     parity.REFERENCE_FILE,
     REPORT_JSON,
     REPORT_MARKDOWN,
+    publish.LOCK,
+    publish.PUBLISHING,
+    publish.REJECTED,
 }
 
 
@@ -80,7 +89,11 @@ def check_output_dir(output_dir: Path) -> None:
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"{output_dir} exists and is not a folder; choose another --output.")
     if output_dir.is_dir():
-        foreign = sorted(p.name for p in output_dir.iterdir() if p.name not in _EXPORT_ENTRIES)
+        foreign = sorted(
+            p.name
+            for p in output_dir.iterdir()
+            if p.name not in _EXPORT_ENTRIES and not storage.is_temporary(p)
+        )
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
             raise ValueError(
@@ -112,6 +125,7 @@ def export(
     verification_samples: int = 500,
     latency_repeats: int = 20,
     opset: int = MIN_OPSET,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> dict:
     """Export a classifier to SavedModel (TF Serving layout), TFLite and ONNX, and verify them.
 
@@ -137,13 +151,23 @@ def export(
         resize: how the SavedModel's bytes signature brings decoded files to the model's
             size: the data pipelines' evaluation transform "cifar" (resize), "imagenet"
             (resize the shorter side, centre crop), "none" (resize), or "auto" (as they pick).
-        verify: compare every artifact with the Keras model and raise
-            :class:`~srm_keras.export.parity.ParityError` when a bound is missed.
+        verify: compare every artifact with the Keras model before anything is published. A
+            set that misses a bound is not published (the previous highest version stays the
+            one served): it is moved to ``rejected/`` and
+            :class:`~srm_keras.export.parity.ParityError` says where. With ``verify=False``
+            the set is published unchecked.
         fold_batchnorm: fold the SRM and global GE modules' batch normalisation into the
             affine map before it (see :mod:`srm_keras.export.folding`; needed for int8 SRM
             models to agree with Keras); kept only when the folded model matches the
             original within the float32 bound. The report's ``batchnorm_folding`` says
             what happened.
+        max_pixels: the largest image, in pixels, the SavedModel's bytes signature decodes;
+            larger files are refused from their header (``signatures.DEFAULT_MAX_PIXELS``).
+
+    The export holds ``output_dir/.lock`` from the first write to the last: a second export
+    into the same folder is refused at once (:class:`~srm_keras.errors.FolderBusy`), so
+    versions are never shared. How a set is published, and how a killed export is repaired,
+    is :mod:`srm_keras.export.publish`.
 
     Returns:
         The report (also written as ``export_report.json`` and ``export_report.md``).
@@ -159,6 +183,7 @@ def export(
     if not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer; got {top_k!r}.")
     eval_style(resize, 1, 1)  # validates the name before any work
+    check_max_pixels(max_pixels)
 
     serving = serving_model(model, image_size)
     size = tuple(serving.input_shape[1:3])
@@ -170,43 +195,120 @@ def export(
         verification_samples=verification_samples,
     )
     chosen, skipped = resolve_formats(formats, samples.calibration is not None)
-    existing = output_dir / "savedmodel" / name / str(version)
-    if "savedmodel" in chosen and version is not None and existing.exists() and not force:
-        raise ValueError(f"{existing} already exists; pass force=True (--force) to replace it.")
-    keras_predict = parity.keras_runner(serving)
-    reference = runners.run_batched(keras_predict, samples.verification)
-    folding = None
-    if fold_batchnorm:
-        folded, folding = fold_serving_model(model, size, samples.verification, reference)
-        serving = folded or serving
+    if "savedmodel" in chosen and version is not None:
+        _check_version_free(output_dir, name, version, force)
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    frozen = freeze(serving)
-    artifacts = []
-    if "savedmodel" in chosen:
-        path = export_savedmodel(
-            frozen,
-            output_dir / "savedmodel",
-            name,
-            version,
-            force=force,
-            top_k=top_k,
-            warmup_image=samples.verification[0],
-            resize=resize,
-        )
-        version = int(path.name)
-        artifacts.append(("savedmodel", path))
-    variants = [f for f in chosen if f in TFLITE_VARIANTS]
-    if variants:
-        converted = convert_tflite(
-            frozen, variants, output_dir / "tflite", basename=name, calibration=samples.calibration
-        )
-        artifacts += [(variant, converted[variant][0]) for variant in variants]
-    if "onnx" in chosen:
-        onnx_path = export_onnx(frozen, output_dir / "onnx" / f"{name}.onnx", opset=opset)
-        artifacts.append(("onnx", onnx_path))
-    parity.save_reference(output_dir, samples.verification, reference, samples.origin)
+    with publish.hold(output_dir):  # one export at a time; a killed one is repaired first
+        if "savedmodel" not in chosen:
+            version = None
+        elif version is None:  # allocated under the lock: concurrent exports never share it
+            version = next_version(output_dir / publish.SAVEDMODEL / name)
+        else:
+            _check_version_free(output_dir, name, version, force)
+        keras_predict = parity.keras_runner(serving)
+        reference = runners.run_batched(keras_predict, samples.verification)
+        folding = None
+        if fold_batchnorm:
+            folded, folding = fold_serving_model(model, size, samples.verification, reference)
+            serving = folded or serving
+        frozen = freeze(serving)
+        with publish.staging(output_dir) as staged:
+            artifacts = []
+            if version is not None:
+                root = staged / publish.SAVEDMODEL
+                path = root / name / str(version)
+                path.parent.mkdir(parents=True)
+                write_version(
+                    frozen,
+                    path,
+                    name,
+                    top_k=top_k,
+                    warmup_image=samples.verification[0],
+                    resize=resize,
+                    max_pixels=max_pixels,
+                )
+                artifacts.append(("savedmodel", path))
+            variants = [f for f in chosen if f in TFLITE_VARIANTS]
+            if variants:
+                converted = convert_tflite(
+                    frozen,
+                    variants,
+                    staged / "tflite",
+                    basename=name,
+                    calibration=samples.calibration,
+                )
+                artifacts += [(variant, converted[variant][0]) for variant in variants]
+            if "onnx" in chosen:
+                onnx_path = export_onnx(frozen, staged / "onnx" / f"{name}.onnx", opset=opset)
+                artifacts.append(("onnx", onnx_path))
+            parity.save_reference(staged, samples.verification, reference, samples.origin)
+            report = _report(
+                staged,
+                artifacts,
+                name,
+                version,
+                source,
+                size,
+                serving,
+                top_k,
+                resize,
+                max_pixels,
+                samples,
+                skipped,
+                folding,
+            )
+            if verify:
+                report = parity.verify(
+                    report,
+                    keras_predict=keras_predict,
+                    latency_repeats=latency_repeats,
+                    raise_on_failure=False,
+                )
+            else:
+                write_report(report)
+            if verify and not report["passed"]:
+                rejected = publish.reject(staged, output_dir, name, version)
+                report["output_dir"] = str(rejected.resolve())
+                raise parity.ParityError(
+                    report, note=_not_published(output_dir, name, version, rejected)
+                )
+            publish.publish(staged, output_dir, name, version)
+    report["output_dir"] = str(output_dir.resolve())
+    logger.info("published %s", f"{name} version {version}" if version else name)
+    return report
 
+
+def _check_version_free(output_dir: Path, name: str, version: int, force: bool) -> None:
+    existing = output_dir / publish.SAVEDMODEL / name / str(version)
+    if existing.exists() and not force:
+        raise ValueError(f"{existing} already exists; pass force=True (--force) to replace it.")
+
+
+def _not_published(output_dir: Path, name: str, version: int | None, rejected: Path) -> str:
+    """What a failed verification left: nothing published, where the rejected files are."""
+    live = versions(output_dir / publish.SAVEDMODEL / name)
+    serving = f"version {live[-1]} stays the one served" if live else "no version is served"
+    what = f"version {version} of {name}" if version is not None else f"the {name} artifacts"
+    return f"{what} was not published ({serving}); the rejected files are in {rejected}"
+
+
+def _report(
+    output_dir,
+    artifacts,
+    name,
+    version,
+    source,
+    size,
+    serving,
+    top_k,
+    resize,
+    max_pixels,
+    samples,
+    skipped,
+    folding,
+) -> dict:
+    """The export report of the artifacts in ``output_dir`` (before verification)."""
     report = {
         "output_dir": str(output_dir.resolve()),
         "model_name": name,
@@ -218,6 +320,7 @@ def export(
         "classes": int(serving.output["logits"].shape[-1]),
         "top_k": top_k,
         "bytes_resize": eval_style(resize, *size),
+        "max_pixels": max_pixels,
         "input": {"name": "images", "dtype": "float32", "range": [0, 255], "layout": "NHWC"},
         "outputs": ["logits", "probabilities"],
         "verification": {
@@ -247,9 +350,6 @@ def export(
             artifact["warmup_requests"] = (path / WARMUP_FILE).is_file()
     if folding is not None:
         report["batchnorm_folding"] = folding
-    if verify:
-        return parity.verify(report, keras_predict=keras_predict, latency_repeats=latency_repeats)
-    write_report(report)
     return report
 
 

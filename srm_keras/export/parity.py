@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from srm_keras.export import runners
+from srm_keras import storage
+from srm_keras.export import publish, runners
 from srm_keras.export.report import read_report, write_report
 
 logger = logging.getLogger(__name__)
@@ -70,28 +71,29 @@ REFERENCE_FILE = "verification.npz"
 class ParityError(RuntimeError):
     """An artifact missed its bound; ``report`` holds every number."""
 
-    def __init__(self, report: dict):
+    def __init__(self, report: dict, note: str | None = None):
         self.report = report
+        self.note = note
         failures = [
             f"{artifact['format']}: {'; '.join(artifact['failures'])}"
             for artifact in report["artifacts"]
             if artifact.get("failures")
         ]
-        super().__init__("export verification failed:\n  " + "\n  ".join(failures))
+        text = "export verification failed:\n  " + "\n  ".join(failures)
+        super().__init__(text + (f"\n{note}." if note else ""))
 
 
 def save_reference(output_dir: Path, images: np.ndarray, reference: dict, origin: str) -> Path:
     """Store the verification images (uint8) and the Keras outputs beside the artifacts."""
     path = Path(output_dir) / REFERENCE_FILE
-    temporary = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(
-        temporary,
-        images=images.astype(np.uint8),
-        logits=reference["logits"],
-        probabilities=reference["probabilities"],
-        origin=np.array(origin),
-    )
-    temporary.replace(path)
+    with storage.replacing(path, ".npz") as temporary:
+        np.savez_compressed(
+            temporary,
+            images=images.astype(np.uint8),
+            logits=reference["logits"],
+            probabilities=reference["probabilities"],
+            origin=np.array(origin),
+        )
     return path
 
 
@@ -213,8 +215,24 @@ def verify(
 
     Returns:
         The report, also written to ``export_report.json`` and ``export_report.md``.
+
+    An export folder is held while it is checked (no export writes it meanwhile); an export
+    that a kill interrupted is finished or undone first (:func:`publish.recover`).
     """
-    report = read_report(target) if not isinstance(target, dict) else target
+    options = dict(
+        model=model,
+        keras_predict=keras_predict,
+        latency_repeats=latency_repeats,
+        raise_on_failure=raise_on_failure,
+    )
+    if isinstance(target, dict):
+        return _verify(target, **options)
+    read_report(target)  # an export folder, before anything is written into it
+    with publish.hold(Path(target)):
+        return _verify(read_report(target), **options)
+
+
+def _verify(report, *, model, keras_predict, latency_repeats, raise_on_failure) -> dict:
     output_dir = Path(report["output_dir"])
     images, reference = load_reference(output_dir)
     if model is not None:

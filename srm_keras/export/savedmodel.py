@@ -1,23 +1,22 @@
 """SavedModel in the TF Serving layout: ``<root>/<model_name>/<version>/``.
 
-A version is written into a hidden temporary folder beside its final place and renamed into
-place at the end, so a failure never leaves a partial version for TF Serving to load (TF
-Serving only loads folders whose names are integers). An existing version is replaced only
-when asked to (``force``).
+:func:`export_savedmodel` writes one version into a hidden temporary folder beside its final
+place and renames it into place at the end, so a failure never leaves a partial version for TF
+Serving to load (TF Serving only loads folders whose names are integers). An existing version is
+replaced only when asked to (``force``). ``srm_keras.export.export`` goes further: it publishes
+a version only once every artifact of the export is verified (:mod:`srm_keras.export.publish`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from srm_keras import storage
 from srm_keras.export.frozen import FrozenGraph
 from srm_keras.export.signatures import (
     BYTES_SIGNATURE,
@@ -128,28 +127,19 @@ def export_savedmodel(
     if warmup_image is None:
         warmup_image = np.full((frozen.height, frozen.width, 3), 128.0, np.float32)
 
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging = model_dir / f".tmp-{version}-{uuid.uuid4().hex}"
-    try:
+    if model_dir.is_dir():
+        storage.remove_temporaries(model_dir)  # left by a killed export
+    with storage.staging_folder(final) as staging:
         write_version(
             frozen,
-            staging,
+            staging / "version",
             model_name,
             top_k=top_k,
             warmup_image=warmup_image,
             resize=resize,
             max_pixels=max_pixels,
         )
-        if final.exists():
-            retired = model_dir / f".old-{version}-{uuid.uuid4().hex}"
-            os.replace(final, retired)
-            os.replace(staging, final)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        storage.publish_folder(staging / "version", final, replace=force)
     logger.info("wrote SavedModel %s", final)
     write_models_config(Path(root))
     return final
@@ -170,7 +160,5 @@ def write_models_config(root: Path, base_path: str = "/models") -> Path:
         for name in names
     )
     path = root / MODELS_CONFIG
-    staging = root / f".{MODELS_CONFIG}.tmp"
-    staging.write_text("model_config_list {\n" + entries + "}\n")
-    os.replace(staging, path)
+    storage.write_text(path, "model_config_list {\n" + entries + "}\n")
     return path

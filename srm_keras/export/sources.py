@@ -7,30 +7,29 @@ the validation split, both as raw 0-255 pixels through the evaluation transform.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-RUN_CONFIG = "config.json"
 
+def run_data_settings(source: str | Path) -> dict:
+    """The data settings recorded by the training run that wrote ``source`` (a run folder or a
+    model file in one): ``dataset``, ``data_dir``, ``seed`` and ``validation_split``, the ones
+    that reproduce its held-out split; ``{}`` when there is no run."""
+    from srm_keras.training.run_folder import RunFolder
 
-def run_dataset(source: str | Path) -> tuple[str | None, str | None]:
-    """``(dataset, data_dir)`` recorded by the training run that wrote ``source``, if any."""
-    path = Path(source)
-    folder = path if path.is_dir() else path.parent
-    config = folder / RUN_CONFIG
-    if not config.is_file():
-        return None, None
+    run = RunFolder.of(source)
+    if run is None:
+        return {}
     try:
-        settings = json.loads(config.read_text())
-    except json.JSONDecodeError:
-        logger.warning("ignoring %s: not valid JSON", config)
-        return None, None
-    settings = settings.get("config", settings)
-    return settings.get("dataset"), settings.get("data_dir")
+        settings = run.settings()
+    except ValueError as error:
+        logger.warning("ignoring the run's settings: %s", error)
+        return {}
+    keys = ("dataset", "data_dir", "seed", "validation_split")
+    return {key: settings[key] for key in keys if settings.get(key) is not None}
 
 
 def export_data(
@@ -40,10 +39,13 @@ def export_data(
     data_dir: str | None = None,
     batch_size: int = 32,
     seed: int = 0,
+    validation_split: float = 0.2,
 ) -> tuple[Iterable, Iterable]:
     """``(representative, verification)`` batches of 0-255 RGB images of ``dataset``.
 
-    The training split calibrates, the validation split verifies; neither is augmented. Nothing
+    The training split calibrates, the validation split verifies; neither is augmented. For a
+    model trained here, ``seed`` and ``validation_split`` are the run's (see
+    :func:`run_data_settings`), so that verification images are images it did not train on. Nothing
     is cached: the export reads a few hundred images once, and stops reading each split part way
     (a partly read in-memory tf.data cache is what a later full read must not depend on).
     """
@@ -55,6 +57,7 @@ def export_data(
         batch_size=batch_size,
         augment="none",
         seed=seed,
+        validation_split=validation_split,
         data_dir=data_dir,
         deterministic=True,
         normalize=False,
