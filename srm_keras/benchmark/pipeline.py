@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from srm_keras import storage
 from srm_keras.data import load_datasets
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def pipeline_benchmark(
             raise ValueError(f"{name} must be a positive integer; received {value!r}.")
     if not threads or any(not isinstance(t, int) or t < 1 for t in threads):
         raise ValueError(f"threads must be positive integers; received {threads!r}.")
-    with tempfile.TemporaryDirectory(prefix="srm_keras_jpegs_") as scratch:
+    with storage.scratch("srm_keras_jpegs") as scratch:
         root = Path(directory) if directory is not None else write_jpegs(scratch, images, seed=seed)
         files = sorted((root / "train").rglob("*.jpg")) or sorted(root.rglob("*.jpg"))
         mean_bytes = int(np.mean([f.stat().st_size for f in files])) if files else None

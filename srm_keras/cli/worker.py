@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
+from srm_keras import storage
 from srm_keras.cli.train import add_config_flags, config_from_args
 from srm_keras.distributed.cluster import TF_CONFIG, tf_config
 from srm_keras.distributed.watchdog import EXIT_WORKER_LOST
@@ -114,7 +114,7 @@ def _run_local(args) -> int:
     if args.local < 1:
         raise ValueError(f"--local needs a positive number of workers, got {args.local}.")
     config = config_from_args(args)
-    with tempfile.TemporaryDirectory(prefix="srm_keras_launch") as folder:
+    with storage.scratch("srm_keras_launch") as folder:
         recipe = Path(folder) / "recipe.toml"
         recipe.write_text(to_toml(config.to_dict()))
         argv = [sys.executable, "-m", "srm_keras.cli"]

@@ -8,10 +8,11 @@ for them; ``.pth``/``.pt``/``.bin`` files need PyTorch and are read with ``weigh
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
+
+from srm_keras import storage
 
 SAFETENSORS_SUFFIX = ".safetensors"
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
@@ -149,21 +150,14 @@ def write_state_dict(state: Mapping[str, np.ndarray], path) -> str:
         raise ValueError(
             f"Cannot write {path!r}: the file name must end with {', '.join(SUFFIXES)}."
         )
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
-    os.close(handle)
-    try:
-        arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
-        if lower.endswith(SAFETENSORS_SUFFIX):
+    arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
+    suffix = SAFETENSORS_SUFFIX if lower.endswith(SAFETENSORS_SUFFIX) else ".pth"
+    with storage.replacing(path, suffix) as temporary:
+        if suffix == SAFETENSORS_SUFFIX:
             from safetensors.numpy import save_file
 
-            save_file(arrays, temporary)
+            save_file(arrays, str(temporary))
         else:
             torch = _import_torch(f"write {path!r}")
             torch.save({name: torch.from_numpy(a) for name, a in arrays.items()}, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path
