@@ -54,7 +54,13 @@ RESNETS: dict[int, ResNetSpec] = {
 }
 
 # The modules that get a named constructor for every depth, with their class-name prefixes.
-NAMED_MODULES: dict[str | None, str] = {None: "", "se": "SE", "ge": "GE", "srm": "SRM", "mssar": "MSSAR"}
+NAMED_MODULES: dict[str | None, str] = {
+    None: "",
+    "se": "SE",
+    "ge": "GE",
+    "srm": "SRM",
+    "mssar": "MSSAR",
+}
 
 # ImageNet-1K figures of the SRM paper (Table 2; GFLOPs for the stride-on-1x1 layout):
 # (params in millions, GFLOPs, top-1, top-5).
