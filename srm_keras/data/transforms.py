@@ -4,7 +4,7 @@ Every transform takes one image (H, W, 3) of 0-255 pixels (any real dtype) and r
 0-255 pixels of the target ``size`` (height, width). Random transforms take a stateless seed
 (an int32/int64 tensor of shape (2,)), so the same seed gives the same output on every run.
 
-* "imagenet" (SPEC §9): train = random resized crop (scale 0.08-1, aspect ratio 3/4-4/3,
+* "imagenet" (docs/design.md §9): train = random resized crop (scale 0.08-1, aspect ratio 3/4-4/3,
   torchvision's algorithm: ten tries, then the largest centred crop) + horizontal flip;
   eval = resize the shorter side to ``round(size * 256 / 224)`` then centre crop.
 * "cifar": train = resize to ``size`` + zero-pad 4 + random crop + horizontal flip;

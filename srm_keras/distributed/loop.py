@@ -25,6 +25,7 @@ import tensorflow as tf
 from srm_keras.distributed import collectives
 from srm_keras.distributed.inputs import RunInputs
 from srm_keras.distributed.watchdog import Watchdog
+from srm_keras.training import runtime
 
 
 class EpochLoop:
@@ -53,7 +54,7 @@ class EpochLoop:
         self.watchdog = watchdog
         self.timeout = timeout
         self.first_step_timeout = first_step_timeout
-        verbose = progress if progress == "auto" else int(progress)
+        verbose = runtime.progress_verbosity(progress)
         self.callbacks = keras.callbacks.CallbackList(
             list(callbacks),
             add_history=True,

@@ -30,10 +30,10 @@ from srm_keras.distributed.loop import EpochLoop
 from srm_keras.distributed.watchdog import Watchdog
 from srm_keras.training import files, runtime
 from srm_keras.training.config import TrainConfig
-from srm_keras.training.evaluate import load_model
+from srm_keras.training.evaluation import load_model
 from srm_keras.training.recipe import compiled_model, finish, load_data, make_callbacks
 from srm_keras.training.run_folder import RunFolder
-from srm_keras.training.train import TrainResult
+from srm_keras.training.trainer import TrainResult
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Building blocks of the residual networks: conv+BN, the residual branches, shortcuts.
 
 Recalibration enters a block in exactly one place, :func:`residual_block`: after the last batch
-normalisation of the residual branch and before the addition with the shortcut (SPEC §4).
+normalisation of the residual branch and before the addition with the shortcut (docs/design.md §4).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ def count_macs(model: keras.Model, input_shape: tuple[int, int, int] | None = No
     """Analytic multiply-accumulates of one image through the model.
 
     Counts convolutions and dense layers, plus the per-element work of recalibration modules
-    (any layer with a ``macs(input_shape)`` method), as SPEC §7 does; batch normalisation,
+    (any layer with a ``macs(input_shape)`` method), as docs/design.md §7 does; batch normalisation,
     activations, additions and pooling are not counted.
 
     Args:

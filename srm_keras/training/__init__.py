@@ -4,37 +4,40 @@ crash-safe, resumable runs.
 
     from srm_keras.training import TrainConfig, train
     result = train(TrainConfig.from_file("models/digits_srm_resnet20.toml", output="runs/x"))
+
+Names are loaded on first use: ``srm_keras.training.config`` (the settings) needs no TensorFlow.
 """
 
-from srm_keras.training.callbacks import (
-    AtomicBackupAndRestore,
-    BestModelCheckpoint,
-    HistoryCSV,
-    LearningRateLogger,
-)
-from srm_keras.training.config import TrainConfig, read_recipe
-from srm_keras.training.evaluate import evaluate, load_model
-from srm_keras.training.plots import plot_comparison, plot_history, read_history
-from srm_keras.training.schedules import EpochSchedule
-from srm_keras.training.train import TrainResult, train
-from srm_keras.training.weight_decay import apply_weight_decay, decayed_variables, exempt_variables
+import importlib
 
-__all__ = [
-    "AtomicBackupAndRestore",
-    "BestModelCheckpoint",
-    "EpochSchedule",
-    "HistoryCSV",
-    "LearningRateLogger",
-    "TrainConfig",
-    "TrainResult",
-    "apply_weight_decay",
-    "decayed_variables",
-    "evaluate",
-    "exempt_variables",
-    "load_model",
-    "plot_comparison",
-    "plot_history",
-    "read_history",
-    "read_recipe",
-    "train",
-]
+_NAMES = {
+    "AtomicBackupAndRestore": "callbacks",
+    "BestModelCheckpoint": "callbacks",
+    "HistoryCSV": "callbacks",
+    "LearningRateLogger": "callbacks",
+    "TrainConfig": "config",
+    "read_recipe": "config",
+    "evaluate": "evaluation",
+    "load_model": "evaluation",
+    "plot_comparison": "plots",
+    "plot_history": "plots",
+    "read_history": "plots",
+    "EpochSchedule": "schedules",
+    "TrainResult": "trainer",
+    "train": "trainer",
+    "apply_weight_decay": "weight_decay",
+    "decayed_variables": "weight_decay",
+    "exempt_variables": "weight_decay",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_NAMES})

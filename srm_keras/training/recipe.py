@@ -22,7 +22,7 @@ from srm_keras import storage
 from srm_keras.training import callbacks as run_callbacks
 from srm_keras.training import plots, runtime
 from srm_keras.training.config import TrainConfig
-from srm_keras.training.evaluate import evaluate, outputs_probabilities
+from srm_keras.training.evaluation import evaluate, outputs_probabilities
 from srm_keras.training.run_folder import RunFolder
 from srm_keras.training.schedules import schedule_from_config
 from srm_keras.training.weight_decay import apply_weight_decay
@@ -42,6 +42,7 @@ def load_data(config: TrainConfig):
         validation_split=config.validation_split,
         seed=config.seed if config.seed is not None else 0,
         data_dir=config.data_dir,
+        download=config.download,
         deterministic=config.is_deterministic,
         cache=config.cache,
         strict=config.strict,

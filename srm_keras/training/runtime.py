@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 
 import keras
@@ -74,6 +75,15 @@ def resolve_jit_compile(setting: str, strategy: tf.distribute.Strategy) -> bool:
     if setting == "false":
         return False
     return has_accelerator() and strategy.num_replicas_in_sync == 1
+
+
+def progress_verbosity(setting: str) -> int:
+    """Keras' ``verbose`` for a ``progress`` setting: ``"auto"`` is the progress bar on a
+    terminal and one line per epoch otherwise (Keras' own "auto" draws the bar, escape codes
+    and all, into a redirected log)."""
+    if setting == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(setting)
 
 
 @contextlib.contextmanager

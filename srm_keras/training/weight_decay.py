@@ -1,4 +1,4 @@
-"""Coupled L2 weight decay, as the official SRM training script applies it (SPEC §1).
+"""Coupled L2 weight decay, as the official SRM training script applies it (docs/design.md §1).
 
 PyTorch's SGD ``weight_decay=wd`` adds ``wd * w`` to each gradient before momentum. The same
 update comes from adding ``wd / 2 * ||w||^2`` to the loss, which is what this module does, through

@@ -44,7 +44,7 @@ def test_rows_cover_every_model_and_mode(report):
         assert row["baseline"] == "resnet20"
         assert row["precision"] == "float32" and row["jit_compile"] is False
     srm = next(r for r in report.rows if r["model"] == "srm_resnet20")
-    assert srm["params"] == 269_722 + 1_344  # SPEC §6: plain option A + SRM
+    assert srm["params"] == 269_722 + 1_344  # docs/design.md §6: plain option A + SRM
     baseline = [r for r in report.rows if r["model"] == "resnet20"]
     assert all(r["ratio"] == 1.0 and r["cpu_ratio"] == 1.0 for r in baseline)
 

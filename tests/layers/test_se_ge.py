@@ -1,4 +1,4 @@
-"""SE and GE against SPEC §2-3, written out in NumPy."""
+"""SE and GE against the equations of docs/design.md §2–3, written out in NumPy."""
 
 import keras
 import numpy as np

@@ -1,4 +1,4 @@
-"""SRM against SPEC §1, written out in NumPy."""
+"""SRM against the equations of docs/design.md §1, written out in NumPy."""
 
 import keras
 import numpy as np

@@ -1,10 +1,10 @@
-"""Trainable parameters and MACs pinned to SPEC §6-7 (no forward pass needed)."""
+"""Trainable parameters and MACs pinned to docs/design.md §6–7 (no forward pass needed)."""
 
 import pytest
 
 import srm_keras
 
-# SPEC §6, ImageNet, 1000 classes.
+# docs/design.md §6, ImageNet, 1000 classes.
 IMAGENET_PARAMS = {
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
@@ -20,7 +20,7 @@ IMAGENET_PARAMS = {
     "srm_resnet152": 60_384_296,
 }
 
-# SPEC §6, CIFAR, 10 classes: plain with option A / B, and what each module adds.
+# docs/design.md §6, CIFAR, 10 classes: plain with option A / B, and what each module adds.
 CIFAR = {
     20: (269_722, 272_474, {"srm": 1_344, "se": 2_373, "ge": 87_024}),
     32: (464_154, 466_906, {"srm": 2_240, "se": 3_955, "ge": 145_040}),
@@ -51,7 +51,7 @@ def test_cifar_trainable_parameters(depth):
             assert srm_keras.count_params(model) == plain + extra, (module, shortcut)
 
 
-# SPEC §7: the paper's GFLOPs (MACs) at 224x224, stride on the 1x1 convolution.
+# docs/design.md §7: the paper's GFLOPs (MACs) at 224x224, stride on the 1x1 convolution.
 @pytest.mark.parametrize(
     "name, gmacs",
     [("resnet50", 3.86), ("se_resnet50", 3.87), ("ge_resnet50", 3.87), ("srm_resnet50", 3.88)],
@@ -73,14 +73,14 @@ def test_resnet101_macs_within_a_hundredth(name, gmacs):
 
 @pytest.mark.slow
 def test_resnet101_module_elements():
-    """SPEC §7: E = 8,931,328 for ResNet-101, so GE adds exactly 2E."""
+    """docs/design.md §7: E = 8,931,328 for ResNet-101, so GE adds exactly 2E."""
     plain = srm_keras.count_macs(srm_keras.ResNet101(stride_on="1x1"))
     ge = srm_keras.count_macs(srm_keras.GEResNet101(stride_on="1x1"))
     assert ge - plain == 2 * 8_931_328
 
 
 def test_module_macs_follow_the_per_element_rule():
-    """SPEC §7: E = sum of C*H*W at the modules; SRM adds 4E, GE 2E, SE its dense MACs + 2E."""
+    """docs/design.md §7: E = sum of C*H*W at the modules; SRM adds 4E, GE 2E, SE its dense MACs + 2E."""
     plain = srm_keras.count_macs(srm_keras.ResNet50(stride_on="1x1"))
     elements = 5_519_360
     srm = srm_keras.count_macs(srm_keras.SRMResNet50(stride_on="1x1")) - plain

@@ -97,7 +97,7 @@ def _train(
             epochs=config.epochs,
             callbacks=[*make_callbacks(config, run), *callbacks],
             shuffle=False,  # the tf.data pipeline shuffles
-            verbose=config.progress if config.progress == "auto" else int(config.progress),
+            verbose=runtime.progress_verbosity(config.progress),
         )
         train_seconds = time.perf_counter() - started
         files.save_model(model, run.model)
