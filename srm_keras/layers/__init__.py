@@ -1,4 +1,4 @@
-"""Recalibration layers: SRM, SE and GE, the registry that names them, and the folded
+"""Recalibration layers: SRM, SE, GE and MS-SAR, the registry that names them, and the folded
 inference forms of SRM and GE."""
 
 from srm_keras.layers.folded import (
@@ -8,6 +8,12 @@ from srm_keras.layers.folded import (
     is_foldable,
 )
 from srm_keras.layers.ge import GatherExcitation
+from srm_keras.layers.mssar import (
+    MultiScaleSpatialRecalibration,
+    mssar_macs,
+    mssar_parameters,
+    upsample_nearest,
+)
 from srm_keras.layers.registry import get, names, register, short_name
 from srm_keras.layers.se import SqueezeExcitation
 from srm_keras.layers.srm import StyleRecalibration
@@ -16,12 +22,16 @@ __all__ = [
     "FoldedGatherExcitation",
     "FoldedStyleRecalibration",
     "GatherExcitation",
+    "MultiScaleSpatialRecalibration",
     "SqueezeExcitation",
     "StyleRecalibration",
     "fold_module",
     "get",
     "is_foldable",
+    "mssar_macs",
+    "mssar_parameters",
     "names",
     "register",
     "short_name",
+    "upsample_nearest",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import keras
 
 from srm_keras.layers.ge import GatherExcitation
+from srm_keras.layers.mssar import MultiScaleSpatialRecalibration
 from srm_keras.layers.se import SqueezeExcitation
 from srm_keras.layers.srm import StyleRecalibration
 
@@ -19,6 +20,7 @@ _REGISTRY: dict[str, tuple[type[keras.layers.Layer], dict]] = {
     "ge_minus": (GatherExcitation, {"parametric": False}),
     "ge_extent8": (GatherExcitation, {"extent": 8}),
     "ge_plus": (GatherExcitation, {"reduction": 16}),
+    "mssar": (MultiScaleSpatialRecalibration, {}),
 }
 
 
