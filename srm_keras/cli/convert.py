@@ -7,6 +7,7 @@ srm-keras convert srm_resnet50.keras --output srm_resnet50.safetensors
 from __future__ import annotations
 
 import os
+import warnings
 
 import keras
 
@@ -15,6 +16,7 @@ from srm_keras.models import create_model
 from srm_keras.weights import (
     LAYOUTS,
     SUFFIXES,
+    HeadMismatchWarning,
     default_layout,
     is_checkpoint_path,
     load_torch_state_dict,
@@ -38,7 +40,12 @@ def register(subparsers) -> None:
         choices=sorted(LAYOUTS),
         help="checkpoint naming (default: detected from the names, or the model's modules)",
     )
-    parser.add_argument("--classes", type=int, help="classifier size (default: the model's)")
+    parser.add_argument(
+        "--classes",
+        type=int,
+        help="classifier size (default: the model's); required when the checkpoint's "
+        "classifier has another size or is absent: its size keeps it, another starts a new one",
+    )
     parser.add_argument(
         "--input-size",
         type=int,
@@ -73,7 +80,18 @@ def run(args) -> int:
     if args.input_size is not None:
         kwargs["input_shape"] = (args.input_size, args.input_size, 3)
     model = create_model(args.model, **kwargs)
-    report = load_torch_state_dict(model, args.source, layout=args.layout, strict=args.strict)
+    with warnings.catch_warnings():
+        # Without --classes a head that does not fit is an error here, below.
+        warnings.simplefilter("ignore", HeadMismatchWarning)
+        report = load_torch_state_dict(
+            model,
+            args.source,
+            layout=args.layout,
+            strict=args.strict,
+            replace_head=args.classes is not None,
+        )
+    if report.head is not None and args.classes is None:
+        raise ValueError(_head_error(args, report.head))
     _save_keras(model, args.output)
     print(
         f"{args.model}: {len(report.loaded)} tensors loaded ({report.layout} layout), "
@@ -89,6 +107,20 @@ def run(args) -> int:
         for name in names:
             print(f"  {title}: {name}")
     return 0
+
+
+def _head_error(args, head) -> str:
+    """One line: a converted model with a random head must be asked for."""
+    if head.checkpoint_classes is None:
+        return (
+            f"{args.source} has no classifier and {args.model} has {head.model_classes} classes: "
+            "pass --classes N to give the model a new N-class head (left untrained)."
+        )
+    return (
+        f"{args.source} has a {head.checkpoint_classes}-class classifier and {args.model} has "
+        f"{head.model_classes} classes by default: pass --classes {head.checkpoint_classes} to "
+        "keep the checkpoint's head, or --classes N for a new, untrained N-class head."
+    )
 
 
 def _export(args) -> int:

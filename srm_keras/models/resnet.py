@@ -9,7 +9,7 @@ import keras
 from srm_keras import layers as recalibration_layers
 from srm_keras.models import blocks
 from srm_keras.models.spec import ResNetSpec, get_spec
-from srm_keras.weights import is_checkpoint_path, load_torch_state_dict
+from srm_keras.weights import is_checkpoint_path, load_keras_weights, load_torch_state_dict
 
 STRIDE_PLACES = ("3x3", "1x1")
 SHORTCUTS = ("A", "B")
@@ -44,8 +44,10 @@ def resnet(
         weights: None (random initialisation), or the path of a local file: Keras weights
             (``.weights.h5``, ``.keras``) or a PyTorch checkpoint (``.safetensors``, ``.pth``,
             ``.pt``, ``.bin``) in the torchvision, timm or SRM-release naming, detected from its
-            tensor names (see ``srm_keras.weights.load_torch_state_dict``; a classifier of
-            another size is skipped). Nothing is ever downloaded.
+            tensor names (see ``srm_keras.weights.load_torch_state_dict``). A classifier that
+            does not fit (another number of classes, or none in the file) is skipped with a
+            ``HeadMismatchWarning`` unless ``classes`` is given; any other mismatch is an
+            error. Nothing is ever downloaded.
         input_tensor: optional Keras tensor to use as the image input.
         input_shape: ``(height, width, channels)``; default ``(224, 224, 3)`` for ImageNet
             depths and ``(32, 32, 3)`` for CIFAR depths. Height and width may be None, except
@@ -74,6 +76,8 @@ def resnet(
     factory = recalibration_layers.get(recalibration)
     module_name = recalibration_layers.short_name(recalibration)
     shortcut = _check_options(spec, stride_on, shortcut, pooling, weights, recalibration_kwargs)
+    # Classes given with weights: a new head on purpose, so a checkpoint's other head is no news.
+    new_head = classes is not None
     if include_top:
         classes = spec.default_classes if classes is None else classes
         if not isinstance(classes, int) or isinstance(classes, bool) or classes <= 0:
@@ -114,9 +118,9 @@ def resnet(
     model = keras.Model(inputs, x, name=name)
     if weights is not None:
         if is_checkpoint_path(weights):
-            load_torch_state_dict(model, weights)
+            load_torch_state_dict(model, weights, replace_head=new_head)
         else:
-            model.load_weights(os.fspath(weights))
+            load_keras_weights(model, weights, replace_head=new_head)
     return model
 
 
@@ -160,6 +164,13 @@ def _image_input(spec: ResNetSpec, input_tensor, input_shape):
             f"received {input_shape}."
         )
     smallest = spec.total_stride
+    if _looks_channels_first(input_shape, smallest):
+        channels, height, width = input_shape
+        raise ValueError(
+            f"input_shape={input_shape} looks channels-first (channels, height, width); the "
+            "models take (height, width, channels): pass "
+            f"input_shape=({height}, {width}, {channels})."
+        )
     for side in input_shape[:2]:
         if side is not None and side < smallest:
             raise ValueError(
@@ -175,6 +186,18 @@ def _image_input(spec: ResNetSpec, input_tensor, input_shape):
         image = keras.Input(tensor=input_tensor, shape=input_shape, name="images")
         return image, image
     return keras.utils.get_source_inputs(input_tensor), input_tensor
+
+
+def _looks_channels_first(input_shape, smallest: int) -> bool:
+    """(3, 32, 32): a channel count first, too small for a side, and sides after it."""
+    first, second, last = input_shape
+    return (
+        first in (1, 3, 4)
+        and first < smallest
+        and last is not None
+        and last >= smallest
+        and (second is None or second >= smallest)
+    )
 
 
 def _stem(x, spec: ResNetSpec):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from srm_keras.weights.head import HeadMismatch, warn_head_mismatch
 from srm_keras.weights.layouts import (
     CLASSIFIER,
     Binding,
@@ -36,14 +37,16 @@ class LoadReport:
     Attributes:
         layout: the layout used (given or detected).
         loaded: PyTorch names whose tensors were assigned.
-        skipped: PyTorch names deliberately not loaded (the classifier of a model without it or
-            with another number of classes).
+        skipped: PyTorch names not loaded: the classifier, for a model without one or a head
+            that does not fit (see ``head``).
         missing: names the model needs that the checkpoint lacks.
         unexpected: names in the checkpoint that the model has no weight for.
         mismatched: ``"name: checkpoint (...), model expects (...)"`` for each shape mismatch.
         refused: ``"name: dtype int32, ..."`` or ``"name: 2 NaN and 1 inf in 64 values ..."``
             for each tensor the model needs whose dtype is not a floating one or whose values
             are not all finite.
+        head: the checkpoint's classifier when it was left out because it does not fit the
+            model's (another number of classes, or none at all); None otherwise.
     """
 
     layout: str
@@ -53,6 +56,7 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    head: HeadMismatch | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,14 +83,20 @@ def load_torch_state_dict(
     source,
     layout: str | None = None,
     strict: bool = True,
+    replace_head: bool = False,
 ) -> LoadReport:
     """Load a PyTorch state dict into a model built by :func:`srm_keras.resnet`.
 
     Convolution kernels are transposed from (out, in, h, w) to Keras' (h, w, in, out), linear
     layers from (out, in) to (in, out), batch norms mapped (weight, bias, running mean and
-    variance; ``num_batches_tracked`` ignored). The classifier (``fc``) is skipped, with a log
-    message, when the model has none (``include_top=False``) or another number of classes.
-    Nothing is assigned unless every check passes (in strict mode).
+    variance; ``num_batches_tracked`` ignored). Nothing is assigned unless every check passes
+    (in strict mode).
+
+    The classifier (``fc``) is skipped when the model has none (``include_top=False``, logged),
+    and when it does not fit the model's: another number of classes, or no classifier in the
+    checkpoint. Every other tensor is then loaded and a
+    :class:`~srm_keras.weights.HeadMismatchWarning` names the skipped tensors with both shapes
+    (``report.head``), unless ``replace_head`` says the new head is deliberate.
 
     Tensors stored as float16, bfloat16, float32 or float64 are cast to the variables' dtype
     (float32 unless the model was built otherwise; float64 values are then rounded to float32).
@@ -106,6 +116,8 @@ def load_torch_state_dict(
             names (see :func:`detect_layout`).
         strict: raise unless every checkpoint tensor is used and every model weight assigned;
             with False, load what matches and log the rest.
+        replace_head: the model's classifier is meant to differ from the checkpoint's (a new
+            number of classes chosen on purpose): skip it with a log message, not a warning.
 
     Returns:
         A :class:`LoadReport`.
@@ -118,7 +130,7 @@ def load_torch_state_dict(
     state = read_state_dict(source)
     layout = detect_layout(state, model) if layout is None else check_layout(layout)
     report = LoadReport(layout=layout)
-    plan = _match(model, state, bindings(model, layout), report)
+    plan = _match(model, state, bindings(model, layout), report, _where(source))
     if strict and not report.ok:
         raise ValueError(_problems_message(model, source, report))
     for problem, names in (
@@ -134,20 +146,36 @@ def load_torch_state_dict(
         binding.variable.assign(binding.to_keras(array).astype(dtype))
         report.loaded.append(binding.key)
     logger.info("Loaded %d tensors into %r (layout %r).", len(report.loaded), model.name, layout)
+    if report.head is not None:
+        if replace_head:
+            logger.info("New classifier, as asked: %s", "; ".join(report.head.tensors))
+        else:
+            warn_head_mismatch(report.head)
     return report
 
 
-def _match(model, state: Mapping[str, np.ndarray], found: list[Binding], report: LoadReport):
+def _where(source) -> str:
+    return repr(os.fspath(source)) if isinstance(source, str | os.PathLike) else "the state dict"
+
+
+def _match(
+    model, state: Mapping[str, np.ndarray], found: list[Binding], report: LoadReport, where: str
+):
     """The (binding, array) pairs to assign; problems are recorded in ``report``."""
     used = {name for name in state if name.endswith(_IGNORED_SUFFIXES)}
     classifier = [b for b in found if b.is_classifier]
-    skip_classifier = _classifier_skip_reason(state, classifier)
-    if skip_classifier:
-        skipped = [name for name in state if name.startswith(CLASSIFIER + ".")]
-        report.skipped.extend(skipped)
-        used.update(skipped)
-        if skipped:
-            logger.info("Classifier not loaded (%s): %s.", skip_classifier, ", ".join(skipped))
+    in_checkpoint = [name for name in state if name.startswith(CLASSIFIER + ".")]
+    if not classifier:
+        if in_checkpoint:
+            logger.info(
+                "Classifier not loaded (the model has no classifier, include_top=False): %s.",
+                ", ".join(in_checkpoint),
+            )
+    else:
+        report.head = _head_mismatch(state, classifier, in_checkpoint, where)
+    if not classifier or report.head is not None:
+        report.skipped.extend(in_checkpoint)
+        used.update(in_checkpoint)
         found = [b for b in found if not b.is_classifier]
     plan = []
     for binding in found:
@@ -187,18 +215,29 @@ def _refusal(array: np.ndarray) -> str | None:
     return f"{' and '.join(counts)} in {array.size} values"
 
 
-def _classifier_skip_reason(state, classifier: list[Binding]) -> str | None:
-    if not classifier:
-        return "the model has no classifier (include_top=False)"
-    weight = state.get(f"{CLASSIFIER}.weight")
+def _head_mismatch(
+    state, classifier: list[Binding], in_checkpoint: list[str], where: str
+) -> HeadMismatch | None:
+    """The checkpoint's classifier, if it does not fit the model's: another number of classes
+    (same features) or none at all. Other shapes are ordinary mismatches."""
     expected = next(b for b in classifier if b.key.endswith(".weight")).torch_shape
-    if weight is not None and weight.ndim == 2 and weight.shape[1] == expected[1]:
-        if weight.shape[0] != expected[0]:
-            return (
-                f"the checkpoint has {weight.shape[0]} classes, the model {expected[0]}; "
-                "the 'logits' layer keeps its initialisation"
-            )
-    return None
+    weight = state.get(f"{CLASSIFIER}.weight")
+    if in_checkpoint:
+        if weight is None or weight.ndim != 2 or weight.shape[1] != expected[1]:
+            return None
+        if weight.shape[0] == expected[0]:
+            return None
+    tensors = []
+    for binding in classifier:
+        array = state.get(binding.key)
+        found = "absent" if array is None else str(tuple(array.shape))
+        tensors.append(f"{binding.key}: checkpoint {found}, model {binding.torch_shape}")
+    return HeadMismatch(
+        source=where,
+        tensors=tuple(tensors),
+        checkpoint_classes=None if weight is None else int(weight.shape[0]),
+        model_classes=int(expected[0]),
+    )
 
 
 def _problems_message(model, source, report: LoadReport) -> str:

@@ -107,7 +107,8 @@ def test_skipped_integer_tensors_are_not_refused(cached_model, state, tmp_path):
     # num_batches_tracked is int64 in every torchvision checkpoint; a skipped classifier is unused.
     assert state["layer1.0.bn1.num_batches_tracked"].dtype == np.int64
     state["fc.weight"] = state["fc.weight"].astype(np.int32)
-    report = load_torch_state_dict(cached_model(20, "srm", 16, classes=7), _save(state, tmp_path))
+    model = cached_model(20, "srm", 16, classes=7)
+    report = load_torch_state_dict(model, _save(state, tmp_path), replace_head=True)
     assert report.ok and "fc.weight" in report.skipped
 
 

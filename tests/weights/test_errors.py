@@ -2,11 +2,13 @@
 
 import logging
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
 from srm_keras.weights import (
+    HeadMismatchWarning,
     export_torch_state_dict,
     load_torch_state_dict,
     read_state_dict,
@@ -91,13 +93,21 @@ def test_non_strict_loads_what_matches(model, state, caplog):
 
 @pytest.mark.parametrize("kwargs", [{"classes": 7}, {"include_top": False}])
 def test_classifier_skipped_with_a_log_message(cached_model, state, caplog, kwargs):
+    # A new head on purpose (replace_head=True, or no head at all): logged, no warning.
     model = cached_model(20, "srm", 16, **kwargs)
     with caplog.at_level(logging.INFO, logger="srm_keras.weights.convert"):
-        report = load_torch_state_dict(model, state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", HeadMismatchWarning)
+            report = load_torch_state_dict(model, state, replace_head=True)
     assert report.ok and sorted(report.skipped) == ["fc.bias", "fc.weight"]
-    assert "Classifier not loaded" in caplog.text
-    expected = "10 classes, the model 7" if "classes" in kwargs else "include_top=False"
-    assert expected in caplog.text
+    if "classes" in kwargs:
+        assert "New classifier, as asked: fc.weight: checkpoint (10, 64), model (7, 64)" in (
+            caplog.text
+        )
+        assert report.head.checkpoint_classes == 10 and report.head.model_classes == 7
+    else:
+        assert "Classifier not loaded" in caplog.text and "include_top=False" in caplog.text
+        assert report.head is None
     assert "fc.weight" not in export_torch_state_dict(
         cached_model(20, "srm", 16, include_top=False)
     )
