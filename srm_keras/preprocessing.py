@@ -9,6 +9,7 @@ send raw 0-255 pixels.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -16,7 +17,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def preprocess_input(images):
-    """Normalise RGB pixels in 0-255 (any float or int dtype) to the models' input convention."""
+    """Normalise RGB pixels in 0-255 (any float or int dtype) to the models' input convention.
+
+    As in ``keras.applications``: NumPy arrays (and lists) give a float32 NumPy array, backend
+    tensors (eager, in a ``tf.data`` map, or symbolic Keras tensors) give a float32 tensor.
+    """
+    if not (ops.is_tensor(images) or keras.backend.is_keras_tensor(images)):
+        images = np.asarray(images, dtype=np.float32) / np.float32(255.0)
+        mean = np.asarray(IMAGENET_MEAN, dtype=np.float32)
+        return (images - mean) / np.asarray(IMAGENET_STD, dtype=np.float32)
     images = ops.cast(images, "float32") / 255.0
     mean = ops.convert_to_tensor(IMAGENET_MEAN, dtype="float32")
     std = ops.convert_to_tensor(IMAGENET_STD, dtype="float32")
