@@ -27,14 +27,30 @@ def register(subparsers) -> None:
         ".tflite; inference only)",
     )
     parser.add_argument("--baseline", help="the model the ratios refer to (default: the first)")
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[16], metavar="N")
-    parser.add_argument("--image-size", type=int, default=224, metavar="PIXELS")
-    parser.add_argument("--mode", nargs="+", choices=("inference", "train"), default=["inference"])
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        nargs="+",
+        default=[16],
+        metavar="N",
+        help="batch sizes to time (default: 16)",
+    )
+    parser.add_argument(
+        "--image-size", type=int, default=224, metavar="PIXELS", help="square input (224)"
+    )
+    parser.add_argument(
+        "--mode",
+        nargs="+",
+        choices=("inference", "train"),
+        default=["inference"],
+        help="steps to time: inference, train or both (default: inference)",
+    )
     parser.add_argument(
         "--precision",
         nargs="+",
         choices=FAST_PRECISIONS,
         default=["float32"],
+        help="precisions to time (default: float32)",
     )
     parser.add_argument(
         "--jit-compile", nargs="+", choices=tuple(ON_OFF), default=["off"], help="XLA"
@@ -48,8 +64,10 @@ def register(subparsers) -> None:
         metavar="S",
         help="run as many steps per repetition as take S seconds (for small models)",
     )
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--classes", type=int, default=1000, help="classifier size of zoo models (1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
     parser.add_argument(
         "--threads",
         type=int,

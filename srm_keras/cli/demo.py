@@ -45,7 +45,7 @@ def register(subparsers) -> None:
         "demo",
         help="train, evaluate (and export) SRM-ResNet-20 on the embedded digits",
         description="Train SRM-ResNet-20 on scikit-learn's digits (no network needed), "
-        "evaluate it on the held-out 20%%, and write the run under --output.",
+        "evaluate it on the held-out 20%, and write the run under --output.",
     )
     parser.add_argument("--output", default=DEMO_RECIPE["output"], help="run folder")
     parser.add_argument("--epochs", type=int, help=f"default: {DEMO_RECIPE['epochs']}")

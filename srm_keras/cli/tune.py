@@ -18,25 +18,65 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", help="dataset of every trial (default: the recipe's)")
     parser.add_argument("--image-size", type=int, help="input size of every trial")
     parser.add_argument("--epochs", type=int, help="epochs per trial (Hyperband: the maximum)")
-    parser.add_argument("--tuner", choices=sorted(TUNERS), default="random")
-    parser.add_argument("--max-trials", type=int, default=10)
+    parser.add_argument(
+        "--tuner",
+        choices=sorted(TUNERS),
+        default="random",
+        help="keras-tuner search strategy (random)",
+    )
+    parser.add_argument(
+        "--max-trials",
+        type=int,
+        default=10,
+        help="trials to run (random, bayesian; hyperband ignores it) (10)",
+    )
     parser.add_argument(
         "--modules",
         nargs="+",
         default=list(MODULES),
         help="recalibration choices ('none' for plain)",
     )
-    parser.add_argument("--depths", nargs="+", type=int, default=[20])
     parser.add_argument(
-        "--learning-rate", nargs=2, type=float, metavar=("LOW", "HIGH"), default=(0.01, 0.4)
+        "--depths", nargs="+", type=int, default=[20], help="ResNet depths to choose from (20)"
     )
     parser.add_argument(
-        "--weight-decay", nargs=2, type=float, metavar=("LOW", "HIGH"), default=(1e-5, 1e-3)
+        "--learning-rate",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        default=(0.01, 0.4),
+        help="log-uniform range of the learning rate (default: 0.01 0.4)",
     )
-    parser.add_argument("--label-smoothing", nargs="+", type=float, default=[0.0, 0.1])
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 64])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", default="runs/tune")
+    parser.add_argument(
+        "--weight-decay",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        default=(1e-5, 1e-3),
+        help="log-uniform range of the weight decay (default: 1e-5 1e-3)",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        nargs="+",
+        type=float,
+        default=[0.0, 0.1],
+        help="label-smoothing values to choose from (default: 0 0.1)",
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        nargs="+",
+        type=int,
+        default=[32, 64],
+        help="batch sizes to choose from (default: 32 64)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the tuner's sampling and of every trial (0)"
+    )
+    parser.add_argument(
+        "--output",
+        default="runs/tune",
+        help="search folder: trials, best model; the same folder resumes (default: runs/tune)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="start the search afresh")
     parser.set_defaults(func=run)
 
