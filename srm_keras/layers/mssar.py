@@ -109,7 +109,13 @@ def upsample_nearest(x, scale: int, height, width):
     if scale == 1:
         return x
     cells_h, cells_w = ops.shape(x)[1], ops.shape(x)[2]
-    x = ops.repeat(ops.repeat(x, scale, axis=1), scale, axis=2)  # (N, h*s, w*s, C)
+    if all(isinstance(v, int) for v in (cells_h, cells_w)):
+        # One nearest-neighbour resize by an integer factor (a builtin TFLite and ONNX op).
+        x = ops.image.resize(
+            x, (cells_h * scale, cells_w * scale), "nearest", data_format="channels_last"
+        )
+    else:  # ops.image.resize needs static sizes
+        x = ops.repeat(ops.repeat(x, scale, axis=1), scale, axis=2)  # (N, h*s, w*s, C)
     top = (cells_h * scale - height) // 2
     left = (cells_w * scale - width) // 2
     if all(isinstance(v, int) for v in (top, left, height, width)):
@@ -280,13 +286,22 @@ class MultiScaleSpatialRecalibration(keras.layers.Layer):
         else:
             pool = ops.max_pool if self.pooling == "max" else ops.average_pool
             pooled = pool(x, scale, scale, padding="same", data_format="channels_last")
-        z = ops.matmul(pooled, self.squeeze_kernel)
+        z = self._pointwise(pooled, self.squeeze_kernel)
         z = self.bns[index](z, training=training) if self.batch_norm else z + self.squeeze_bias
         z = ops.relu(z)
         if scale != GLOBAL:
             conv = ops.depthwise_conv if self.depthwise else ops.conv
             z = conv(z, self.spatial_kernels[scale], padding="same", data_format="channels_last")
-        return ops.matmul(z, self.excite_kernel)
+        return self._pointwise(z, self.excite_kernel)
+
+    @staticmethod
+    def _pointwise(x, kernel):
+        """``x @ kernel`` on the last axis: a matrix product on (N, C), a 1x1 convolution on
+        maps (one builtin operator in TFLite and ONNX, where a rank-4 product is not)."""
+        if len(x.shape) == 2:
+            return ops.matmul(x, kernel)
+        kernel = ops.reshape(kernel, (1, 1, *kernel.shape))
+        return ops.conv(x, kernel, padding="valid", data_format="channels_last")
 
     def call(self, inputs, training=None):
         x = ops.cast(inputs, self.statistics_dtype)
