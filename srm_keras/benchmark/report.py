@@ -1,4 +1,5 @@
-"""Benchmark results: the rows, the machine and the settings, as JSON, CSV and Markdown."""
+"""Benchmark results: the rows, the machine and the settings, as JSON, CSV and Markdown, and
+the ratios to the baseline as a bar chart (PNG)."""
 
 from __future__ import annotations
 
@@ -87,9 +88,7 @@ class BenchmarkReport:
 
     def write(self, path: str | os.PathLike) -> list[Path]:
         """Write ``path`` (JSON) and, beside it, the same name with ``.csv`` and ``.md``."""
-        path = Path(path)
-        if path.suffix.lower() != ".json":
-            path = path.with_name(path.name + ".json")
+        path = _json_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         written = []
         for target, text in (
@@ -100,6 +99,84 @@ class BenchmarkReport:
             storage.write_text(target, text)
             written.append(target)
         return written
+
+    def write_chart(self, path: str | os.PathLike) -> Path | None:
+        """Write :func:`ratio_figure` beside the report ``path`` would write (``.png``), or
+        nothing (None) when no row has a ratio."""
+        from srm_keras.training.plots import save_figure
+
+        figure = ratio_figure(self)
+        if figure is None:
+            return None
+        return save_figure(figure, _json_path(path).with_suffix(".png"))
+
+
+def _json_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path if path.suffix.lower() == ".json" else path.with_name(path.name + ".json")
+
+
+def ratio_figure(report: BenchmarkReport):
+    """A ``matplotlib.figure.Figure``: one pair of horizontal bars per model and configuration,
+    the wall-time ratio to the baseline and the CPU-time ratio, with the baseline's 1.0 drawn;
+    None when no row has a ratio. A configuration names only what varies between the rows."""
+    from matplotlib.figure import Figure
+
+    rows = [row for row in report.rows if row.get("ratio") is not None]
+    if not rows:
+        return None
+    varying = [
+        key
+        for key in ("mode", "precision", "jit_compile", "batch_size", "image_size")
+        if len({str(row.get(key)) for row in rows}) > 1
+    ]
+    labels = [_bar_label(row, varying) for row in rows]
+    positions = list(range(len(rows)))[::-1]  # the first row on top
+    fig = Figure(figsize=(8, 1.5 + 0.45 * len(rows)))
+    ax = fig.subplots()
+    height = 0.4
+    bars = [
+        ax.barh(
+            [p + height / 2 for p in positions],
+            [r["ratio"] for r in rows],
+            height,
+            label="wall time",
+        )
+    ]
+    cpu = [r.get("cpu_ratio") for r in rows]
+    if any(value is not None for value in cpu):
+        bars.append(
+            ax.barh(
+                [p - height / 2 for p in positions],
+                [value or 0.0 for value in cpu],
+                height,
+                label="CPU time",
+            )
+        )
+    for container in bars:
+        ax.bar_label(container, fmt="%.3f", padding=2, fontsize=8)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xlim(0, 1.15 * max(max(r["ratio"] for r in rows), *(v or 0.0 for v in cpu)))
+    ax.set_yticks(positions, labels)
+    ax.set_xlabel(f"ratio to {report.settings.get('baseline')} (median per step; 1 = baseline)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
+    return fig
+
+
+def _bar_label(row: dict, varying: list[str]) -> str:
+    parts = []
+    for key in varying:
+        value = row.get(key)
+        if key == "jit_compile":
+            parts.append(f"XLA {_xla(value)}")
+        elif key == "batch_size":
+            parts.append(f"batch {value}")
+        elif key == "image_size":
+            parts.append(f"{value} px")
+        else:
+            parts.append(str(value))
+    return row["model"] + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _xla(value) -> str:

@@ -92,7 +92,9 @@ def register(subparsers) -> None:
         "--pipeline-images", type=int, default=128, help="JPEGs to generate for the pipeline"
     )
     parser.add_argument(
-        "--output", metavar="PATH.json", help="write JSON, and CSV and Markdown beside it"
+        "--output",
+        metavar="PATH.json",
+        help="write JSON, and CSV, Markdown and a bar chart of the ratios (PNG) beside it",
     )
     parser.set_defaults(func=run)
 
@@ -127,4 +129,7 @@ def run(args) -> int:
     if args.output:
         for path in report.write(args.output):
             print(f"wrote {path}")
+        chart = report.write_chart(args.output)
+        if chart is not None:
+            print(f"wrote {chart}")
     return 0

@@ -1,4 +1,5 @@
-"""``srm-keras evaluate``: top-1, top-5, per-class accuracy and confusion matrix, as JSON."""
+"""``srm-keras evaluate``: top-1, top-5, per-class accuracy and confusion matrix, as JSON, and
+the confusion matrix as a PNG beside it (``--output m.json`` -> ``m.png``) or at ``--plot``."""
 
 from __future__ import annotations
 
@@ -23,7 +24,15 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--best", action="store_true", help="with a run folder: best.keras, not model.keras"
     )
-    parser.add_argument("--output", metavar="JSON", help="write the metrics here")
+    parser.add_argument(
+        "--output",
+        metavar="JSON",
+        help="write the metrics here, and the confusion matrix beside it as a PNG of the same "
+        "name (metrics.json -> metrics.png)",
+    )
+    parser.add_argument(
+        "--plot", metavar="PNG", help="write the confusion matrix picture here instead"
+    )
     parser.set_defaults(func=run)
 
 
@@ -85,9 +94,16 @@ def run(args) -> int:
     metrics.update(model=str(path), dataset=settings["dataset"])
     if args.output:
         storage.write_json(args.output, metrics)
+    picture = args.plot or (Path(args.output).with_suffix(".png") if args.output else None)
+    if picture:
+        from srm_keras.training.plots import plot_confusion_matrix
+
+        title = f"{path.name}: top-1 {metrics['accuracy']:.4f} on {metrics['num_examples']} images"
+        plot_confusion_matrix(metrics["confusion_matrix"], picture, metrics["class_names"], title)
     print(
         f"{path}: top-1 {metrics['accuracy']:.4f}, top-5 {metrics['top5_accuracy']:.4f}, "
         f"loss {metrics['loss']:.4f} on {metrics['num_examples']} images"
         + (f"; metrics in {args.output}" if args.output else "")
+        + (f"; confusion matrix in {picture}" if picture else "")
     )
     return 0

@@ -9,7 +9,8 @@ def register(subparsers) -> None:
         help="plot training curves of one run, or compare runs",
         description="With one run folder: its loss, accuracy and learning-rate curves. With "
         "several (e.g. plain, SE, GE and SRM on the same data): their validation accuracy and "
-        "training loss on shared axes.",
+        "training loss on shared axes. Epochs are numbered from 0, as in history.csv, with a "
+        "marker on each.",
     )
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="folders made by train")
     parser.add_argument("--output", required=True, metavar="PNG", help="image to write")
