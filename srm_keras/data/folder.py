@@ -11,21 +11,21 @@ Layouts:
 Class names are the training class folder names, sorted; labels index them. Images are found
 recursively in each class folder by extension (:data:`IMAGE_EXTENSIONS`, any case); hidden files
 and folders are ignored. Every image is decoded once before training (see
-:func:`srm_keras.data.images.scan_images`); undecodable ones are skipped with a warning, or
-raise ValueError with ``strict=True``.
+:func:`srm_keras.data.images.scan_images`), and only new or changed ones on the next run (see
+:mod:`srm_keras.data.scan_manifest`); undecodable ones are skipped with a warning, or raise
+ValueError with ``strict=True``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from srm_keras.data import images
+from srm_keras.data import images, scan_manifest
 from srm_keras.data.source import SourceData, Split, stratified_holdout
 
 logger = logging.getLogger(__name__)
@@ -62,9 +62,7 @@ def folder_source(
     labels = np.array([label for _, label in files + held_out], dtype=np.int32)
     in_validation = np.arange(len(paths)) >= len(files)
 
-    started = time.perf_counter()
-    scan = images.scan_images(paths)
-    logger.info("decoded %d image files in %.1f s", len(paths), time.perf_counter() - started)
+    scan = scan_manifest.scan_folder(root, paths)
     _report(scan.skipped, root, strict)
     _require_images(class_names, labels[scan.valid & ~in_validation], class_root)
     if validation_root is None:

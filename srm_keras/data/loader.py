@@ -55,6 +55,7 @@ def load_datasets(
     shuffle_buffer: int | None = None,
     train_split: str | None = None,
     validation_split_name: str | None = None,
+    download: bool = False,
 ) -> DataBundle:
     """Load ``source`` as batched, prefetched train and validation ``tf.data`` pipelines.
 
@@ -62,7 +63,9 @@ def load_datasets(
     ``data_dir``), a tensorflow-datasets name ("cifar10"), or an image folder with one
     sub-folder per class, optionally split into ``train/`` and ``val/`` (or ``validation/``,
     ``test/``). Images are resized or cropped to ``image_size`` (int or (height, width)) as
-    3-channel RGB.
+    3-channel RGB. A tensorflow-datasets name must be prepared in ``data_dir`` (ValueError
+    naming the command that prepares it, at once and offline) unless ``download=True`` lets it
+    be downloaded. An image folder's scan is remembered (:mod:`srm_keras.data.scan_manifest`).
 
     ``augment``: "imagenet", "cifar", "none" or "auto" ("cifar" up to 64 pixels, else
     "imagenet"); see :mod:`srm_keras.data.transforms`. Validation always uses the eval transform.
@@ -99,6 +102,7 @@ def load_datasets(
         strict=strict,
         train_split=train_split,
         validation_split_name=validation_split_name,
+        download=download,
     )
     common = dict(
         style=style,

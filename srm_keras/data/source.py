@@ -100,8 +100,12 @@ def open_source(
     strict: bool,
     train_split: str | None,
     validation_split_name: str | None,
+    download: bool = False,
 ) -> SourceData:
-    """The :class:`SourceData` of an image folder, the embedded digits or a tfds dataset."""
+    """The :class:`SourceData` of an image folder, the embedded digits or a tfds dataset.
+
+    A tfds dataset that is not prepared in ``data_dir`` is downloaded only with ``download``.
+    """
     if is_folder_source(source):
         from srm_keras.data.folder import folder_source
 
@@ -117,9 +121,10 @@ def open_source(
 
     if source == DIGITS:
         builder = tfds_source.digits_builder(data_dir)
+        download = True  # the digits are built from scikit-learn's copy: no network
     else:
         builder = tfds_source.named_builder(source, data_dir)
-    tfds_source.ensure_prepared(builder)
+    tfds_source.ensure_prepared(builder, download=download)
     return tfds_source.tfds_data(
         builder,
         validation_split=validation_split,

@@ -1,8 +1,10 @@
 """tensorflow-datasets sources: a registered dataset name, or the embedded digits builder.
 
 Datasets live in ``data_dir`` (default: tensorflow-datasets' own, ``$TFDS_DATA_DIR`` or
-``~/tensorflow_datasets``). One that is already prepared is read without network access; one
-that is not is prepared with ``download_and_prepare`` (the digits need no download).
+``~/tensorflow_datasets``). One that is prepared there is read without network access. One that
+is not is refused at once, with the command that prepares it, unless ``download=True`` lets
+``download_and_prepare`` fetch it (the digits are always prepared: they need no download).
+Nothing touches the network or writes to ``data_dir`` before that check.
 
 Splits: ``train_split`` (default "train") trains; ``validation_split_name`` validates (default
 "validation", else "test"). A dataset with neither holds out ``validation_split`` of every
@@ -12,8 +14,10 @@ tfds slicing ("train[:10%]").
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -36,30 +40,72 @@ def digits_builder(data_dir: str | os.PathLike | None) -> tfds.core.DatasetBuild
 
 
 def named_builder(name: str, data_dir: str | os.PathLike | None) -> tfds.core.DatasetBuilder:
-    """The builder of a registered tensorflow-datasets ``name`` ("cifar10", "mnist/3.0.1")."""
+    """The builder of a registered tensorflow-datasets ``name`` ("cifar10", "mnist/3.0.1").
+
+    Only reads ``data_dir``. An unknown name raises ValueError suggesting close matches.
+    """
     try:
         return tfds.builder(name, data_dir=_as_str(data_dir))
-    except tfds.core.DatasetNotFoundError as error:
-        raise ValueError(
-            f"{name!r} is neither an existing image folder nor a tensorflow-datasets name. "
-            "Pass a folder path, 'digits', or a name from tfds.list_builders()."
-        ) from error
+    # DatasetNotFoundError is a ValueError, and so is a name tfds cannot parse ("cifar-10");
+    # a version the code does not provide is an AssertionError.
+    except (ValueError, AssertionError) as error:
+        known = tfds.list_builders(with_community_datasets=False)  # local: no network
+        dataset = re.split(r"[/:]", name, maxsplit=1)[0]
+        if dataset.lower() in known:  # a known dataset with a bad config or version
+            message = f"tensorflow-datasets cannot open {name!r}: {_first_line(error)}"
+            raise ValueError(message) from error
+        raise ValueError(unknown_dataset_message(name, known)) from None
 
 
-def ensure_prepared(builder: tfds.core.DatasetBuilder) -> None:
-    """Prepare ``builder`` unless it already is; explain how when preparing fails."""
+def unknown_dataset_message(name: str, known: list[str]) -> str:
+    """One line naming ``name`` as unknown, with the closest of the ``known`` names."""
+    matches = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.6)
+    quoted = [repr(match) for match in matches]
+    if len(quoted) > 1:
+        quoted[-2:] = [f"{quoted[-2]} or {quoted[-1]}"]
+    hint = f"did you mean {', '.join(quoted)}? " if quoted else ""
+    return (
+        f"unknown dataset {name!r}; {hint}A source is an existing image folder, 'digits', or a "
+        "name from tensorflow_datasets.list_builders()."
+    )
+
+
+def prepare_command(builder: tfds.core.DatasetBuilder) -> str:
+    """A shell command that downloads and prepares ``builder``'s dataset into its data_dir."""
+    code = (
+        "import tensorflow_datasets as tfds; "
+        f"tfds.builder({_full_name(builder)!r}, data_dir={os.fspath(builder.data_dir_root)!r})"
+        ".download_and_prepare()"
+    )
+    return f'python -c "{code}"'
+
+
+def ensure_prepared(builder: tfds.core.DatasetBuilder, *, download: bool) -> None:
+    """Return when ``builder`` is prepared; else prepare it if ``download``, or refuse.
+
+    The check reads ``data_dir`` only, so a dataset that is not there fails at once instead of
+    retrying downloads without a network; ``download=True`` opts into the network.
+    """
     if builder.is_prepared():
         return
-    logger.info("preparing tensorflow-datasets %r in %s", _full_name(builder), builder.data_dir)
+    name = _full_name(builder)
+    if not download:
+        raise ValueError(
+            f"tensorflow-datasets {name!r} is not prepared in {builder.data_dir_root}; prepare "
+            f"it with `{prepare_command(builder)}` (on a machine with network access, then copy "
+            "the folder here), or pass download=True (--download) to download it now."
+        )
+    logger.info("preparing tensorflow-datasets %r in %s", name, builder.data_dir)
     try:
         builder.download_and_prepare()
     except Exception as error:  # downloads fail with many types (requests, OSError, ...)
-        name = _full_name(builder)
         raise ValueError(
-            f"The tensorflow-datasets dataset {name!r} is not prepared in {builder.data_dir} "
-            f"and preparing it failed ({type(error).__name__}: {error}). On a machine with "
-            f"network access run `tfds build {name} --data_dir DIR` (add --manual_dir for "
-            "datasets that need a manual download), copy DIR here and pass data_dir=DIR."
+            f"The tensorflow-datasets dataset {name!r} is not prepared in "
+            f"{builder.data_dir_root} and preparing it failed ({type(error).__name__}: "
+            f"{_first_line(error)}). On a machine with network access run "
+            f"`{prepare_command(builder)}` (datasets that need a manual download also need "
+            "download_config=tfds.download.DownloadConfig(manual_dir=...)), copy the folder "
+            "here and pass data_dir=DIR."
         ) from error
 
 
@@ -221,6 +267,11 @@ def _check_split(builder: tfds.core.DatasetBuilder, name: str) -> None:
 def _full_name(builder: tfds.core.DatasetBuilder) -> str:
     config = builder.builder_config
     return f"{builder.name}/{config.name}" if config is not None else builder.name
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _as_str(path: str | os.PathLike | None) -> str | None:

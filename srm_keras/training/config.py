@@ -52,6 +52,9 @@ class TrainConfig:
         "imagenet2012", "tfds name, image folder path, or 'digits' (embedded, offline)"
     )
     data_dir: str | None = _field(None, "tensorflow-datasets data directory")
+    download: bool = _field(
+        False, "download a tensorflow-datasets dataset that data_dir lacks (else refuse offline)"
+    )
     image_size: int = _field(224, "square input size in pixels")
     augment: str = _field("auto", "augmentation: imagenet, cifar, none or auto (by image size)")
     validation_split: float = _field(0.2, "held-out fraction when the dataset has no split")

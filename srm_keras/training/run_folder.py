@@ -59,7 +59,17 @@ LOCK = ".lock"
 #: Settings that may change between the launches of one run: where things are and how the run
 #: reports, not what it trains.
 FREE_TO_CHANGE = frozenset(
-    {"output", "data_dir", "progress", "tensorboard", "resume", "overwrite", "cache", "jit_compile"}
+    {
+        "output",
+        "data_dir",
+        "download",
+        "progress",
+        "tensorboard",
+        "resume",
+        "overwrite",
+        "cache",
+        "jit_compile",
+    }
 )
 
 

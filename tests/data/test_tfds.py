@@ -1,4 +1,7 @@
-"""tensorflow-datasets sources, offline: the embedded digits and small builders defined here."""
+"""tensorflow-datasets sources, offline: the embedded digits, small builders defined here, and the
+refusal of a dataset that is not prepared."""
+
+import time
 
 import numpy as np
 import pytest
@@ -112,17 +115,98 @@ def test_tfds_without_validation_split_holds_out_a_seeded_part(shapes_dir):
     assert split(0)[1] == validation and split(1)[1] != validation
 
 
-def test_unprepared_dataset_that_cannot_download(tmp_path, no_network):
+@pytest.fixture
+def no_download(monkeypatch):
+    """Preparing any tensorflow-datasets dataset fails the test."""
+
+    def download_and_prepare(self, *args, **kwargs):
+        raise AssertionError(f"{self.name} was downloaded without download=True")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare)
+
+
+def test_unprepared_dataset_is_refused_at_once_offline(tmp_path, no_network, no_download):
+    data_dir = tmp_path / "tfds"
+    started = time.perf_counter()
+    with pytest.raises(ValueError) as error:
+        load_datasets("cifar10", image_size=32, batch_size=2, data_dir=data_dir)
+    assert time.perf_counter() - started < 5
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"tensorflow-datasets 'cifar10' is not prepared in {data_dir};")
+    command = (
+        'python -c "import tensorflow_datasets as tfds; '
+        f"tfds.builder('cifar10', data_dir='{data_dir}').download_and_prepare()\""
+    )
+    assert f"`{command}`" in message and "--download" in message
+    assert list(tmp_path.iterdir()) == []  # nothing written: no data_dir, no partial files
+
+
+def test_the_named_command_prepares_the_dataset(tmp_path, no_network):
+    from tests.data.conftest import SrmTestShapes
+
+    with pytest.raises(ValueError, match="not prepared") as error:
+        load_datasets("srm_test_shapes", image_size=12, batch_size=5, data_dir=tmp_path)
+    code = str(error.value).split('`python -c "', 1)[1].split('"`', 1)[0]
+    assert SrmTestShapes.name == "srm_test_shapes"  # registered in this process, as in a shell
+    exec(code, {})
+    bundle = load_datasets("srm_test_shapes", image_size=12, batch_size=5, data_dir=tmp_path)
+    assert (bundle.train_size, bundle.validation_size) == (30, 9)
+
+
+def test_download_prepares_an_unprepared_dataset(tmp_path, no_network):
+    bundle = load_datasets(
+        "srm_test_shapes", image_size=12, batch_size=5, data_dir=tmp_path, download=True
+    )
+    assert (bundle.train_size, bundle.validation_size) == (30, 9)
+
+
+def test_download_that_fails_names_the_command(tmp_path, no_network):
     from tests.data.conftest import SrmTestUnreachable
 
     assert SrmTestUnreachable.name == "srm_test_unreachable"
-    with pytest.raises(ValueError, match="not prepared") as error:
-        load_datasets("srm_test_unreachable", image_size=8, batch_size=2, data_dir=tmp_path)
+    with pytest.raises(ValueError, match="preparing it failed") as error:
+        load_datasets(
+            "srm_test_unreachable", image_size=8, batch_size=2, data_dir=tmp_path, download=True
+        )
     message = str(error.value)
-    assert "tfds build srm_test_unreachable" in message and "ConnectionError" in message
+    assert "ConnectionError" in message and "\n" not in message
+    assert "tfds.builder('srm_test_unreachable'" in message
 
 
-def test_unknown_name():
-    with pytest.raises(ValueError, match="neither an existing image folder"):
-        load_datasets("no_such_dataset_anywhere", image_size=8, batch_size=2)
-    assert "no_such_dataset_anywhere" not in tfds.list_builders()
+def test_the_digits_need_no_download_flag(tmp_path, no_network):
+    bundle = load_datasets("digits", image_size=8, batch_size=64, data_dir=tmp_path)
+    assert bundle.num_classes == 10
+
+
+def test_the_cli_refuses_an_unprepared_dataset_at_once(tmp_path, capsys, no_network, no_download):
+    from srm_keras.cli import main
+
+    data_dir, output = tmp_path / "tfds", tmp_path / "run"
+    started = time.perf_counter()
+    status = main(
+        ["train", "--model", "srm_resnet20", "--dataset", "cifar10", "--image-size", "32"]
+        + ["--epochs", "1", "--data-dir", str(data_dir), "--output", str(output)]
+    )
+    assert time.perf_counter() - started < 5
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 2 and "'cifar10' is not prepared in" in error and "--download" in error
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("cifar-10", "unknown dataset 'cifar-10'; did you mean 'cifar10', "),
+        ("Cifar_10", "unknown dataset 'Cifar_10'; did you mean 'cifar10', "),
+        ("no_such_dataset_anywhere", "unknown dataset 'no_such_dataset_anywhere'; A source is "),
+        ("cifar10/no_such_config", "tensorflow-datasets cannot open 'cifar10/no_such_config': "),
+    ],
+)
+def test_unknown_name_gets_one_line_with_close_matches(tmp_path, no_network, name, message):
+    started = time.perf_counter()
+    with pytest.raises(ValueError) as error:
+        load_datasets(name, image_size=8, batch_size=2, data_dir=tmp_path / "tfds")
+    assert time.perf_counter() - started < 5
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    assert not (tmp_path / "tfds").exists()
