@@ -18,8 +18,10 @@ import importlib.util
 import sys
 import warnings
 
-#: The modules whose import registers every serialisable object a saved model may name.
-REGISTERING_MODULES = ("srm_keras.layers", "srm_keras.models")
+#: The modules whose import registers every serialisable object a saved model may name. They
+#: import nothing of the library outside themselves, so registering them while another module
+#: of the library is half-imported (it imported Keras) cannot close an import cycle.
+REGISTERING_MODULES = ("srm_keras.layers",)
 
 
 def register_when_keras_loads() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from srm_keras.benchmark import pipeline_benchmark, run_benchmark
 from srm_keras.training.config import FAST_PRECISIONS
 
 ON_OFF = {"on": True, "off": False}
@@ -100,6 +99,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from srm_keras.benchmark import pipeline_benchmark, run_benchmark
+
     report = run_benchmark(
         args.models,
         modes=args.mode,

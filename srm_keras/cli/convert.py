@@ -9,19 +9,9 @@ from __future__ import annotations
 import os
 import warnings
 
-import keras
-
-from srm_keras import storage
-from srm_keras.models import create_model
-from srm_keras.weights import (
-    LAYOUTS,
-    SUFFIXES,
-    HeadMismatchWarning,
-    default_layout,
-    is_checkpoint_path,
-    load_torch_state_dict,
-    save_torch_state_dict,
-)
+#: The checkpoint layouts of ``srm_keras.weights.LAYOUTS`` (which loads Keras), for ``--help``;
+#: a test keeps the two equal.
+LAYOUT_NAMES = ("srm_reference", "timm", "torchvision")
 
 
 def register(subparsers) -> None:
@@ -37,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", metavar="NAME", help="zoo model to build, e.g. se_resnet50")
     parser.add_argument(
         "--layout",
-        choices=sorted(LAYOUTS),
+        choices=LAYOUT_NAMES,
         help="checkpoint naming (default: detected from the names, or the model's modules)",
     )
     parser.add_argument(
@@ -63,6 +53,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from srm_keras.models import create_model
+    from srm_keras.weights import (
+        SUFFIXES,
+        HeadMismatchWarning,
+        is_checkpoint_path,
+        load_torch_state_dict,
+    )
+
     if args.source.lower().endswith(".keras"):
         return _export(args)
     if not is_checkpoint_path(args.source):
@@ -124,6 +122,15 @@ def _head_error(args, head) -> str:
 
 
 def _export(args) -> int:
+    import keras
+
+    from srm_keras.weights import (
+        SUFFIXES,
+        default_layout,
+        is_checkpoint_path,
+        save_torch_state_dict,
+    )
+
     if not is_checkpoint_path(args.output):
         raise ValueError(
             f"Exporting {args.source!r}: --output must end with {', '.join(SUFFIXES)}; "
@@ -138,7 +145,9 @@ def _export(args) -> int:
     return 0
 
 
-def _save_keras(model: keras.Model, path: str) -> None:
+def _save_keras(model, path: str) -> None:
     """Save atomically: a temporary ``.keras`` file beside the target, then a rename."""
+    from srm_keras import storage
+
     with storage.replacing(path, ".keras") as temporary:
         model.save(temporary)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from srm_keras.training import TrainConfig
-from srm_keras.tuning import MODULES, TUNERS, SearchSpace, search
+from srm_keras.tuning.names import MODULES, TUNER_NAMES
 
 
 def register(subparsers) -> None:
@@ -20,7 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("--epochs", type=int, help="epochs per trial (Hyperband: the maximum)")
     parser.add_argument(
         "--tuner",
-        choices=sorted(TUNERS),
+        choices=TUNER_NAMES,
         default="random",
         help="keras-tuner search strategy (random)",
     )
@@ -82,6 +81,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from srm_keras.training import TrainConfig
+    from srm_keras.tuning import SearchSpace, search
+
     overrides = {
         "dataset": args.dataset,
         "image_size": args.image_size,

@@ -16,6 +16,7 @@ from srm_keras.layers.mssar import (
 )
 from srm_keras.layers.registry import get, names, register, short_name
 from srm_keras.layers.se import SqueezeExcitation
+from srm_keras.layers.shortcut import PaddedIdentity
 from srm_keras.layers.srm import StyleRecalibration
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "FoldedStyleRecalibration",
     "GatherExcitation",
     "MultiScaleSpatialRecalibration",
+    "PaddedIdentity",
     "SqueezeExcitation",
     "StyleRecalibration",
     "fold_module",

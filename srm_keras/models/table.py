@@ -23,8 +23,8 @@ def zoo_table(names: list[str] | None = None) -> list[dict]:
     ``gmacs_1x1`` (stride on the 1x1, the layout of the paper's FLOPs column) and, where the paper
     has the model, ``paper_params_m``, ``paper_gflops``, ``paper_top1``, ``paper_top5`` and
     ``matches_paper``: parameters equal to the paper's 0.01M, and GMACs, rounded to the paper's
-    0.01G, within one unit of it (docs/design.md §7: the paper's ResNet-101 baseline is printed 0.01G
-    above the analytic count, and its module rows are offset with it).
+    0.01G, within one unit of it (docs/design.md §7: the paper's ResNet-101 baseline is printed
+    0.01G above the analytic count, and its module rows are offset with it).
     """
     names = list(PAPER_IMAGENET) if names is None else names
     rows = []

@@ -2,7 +2,7 @@
 
 Precedence, lowest first: the dataclass defaults, the recipe file (and the recipes it
 ``extends``), then explicit overrides (command-line flags). The defaults are the paper's
-ImageNet recipe (SPEC §9); ``models/*.toml`` holds the named recipes.
+ImageNet recipe (docs/design.md §9); ``models/*.toml`` holds the named recipes.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class TrainConfig:
     batch_size: int = _field(256, "global batch size (split across replicas)")
     steps_per_epoch: int | None = _field(None, "cap on training steps per epoch (quick runs)")
 
-    # Optimiser and schedule (SPEC §9).
+    # Optimiser and schedule (docs/design.md §9).
     learning_rate: float = _field(
         0.1, "learning rate at learning_rate_batch_size", flags=("--lr", "--learning-rate")
     )
@@ -108,7 +108,8 @@ class TrainConfig:
     tensorboard: bool = _field(True, "write TensorBoard logs under OUTPUT/tensorboard")
     progress: str = _field(
         "auto",
-        "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch, auto",
+        "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch, auto (the bar "
+        "on a terminal, else one line per epoch)",
         choices=PROGRESS,
     )
 

@@ -1,13 +1,28 @@
-"""Hyper-parameter search over recalibration modules and the training recipe (keras-tuner)."""
+"""Hyper-parameter search over recalibration modules and the training recipe (keras-tuner).
 
-from srm_keras.tuning.hypermodel import MODULES, RecalibratedResNetHyperModel, SearchSpace
-from srm_keras.tuning.search import TUNERS, SearchResult, search
+Names are loaded on first use (keras-tuner and TensorFlow come with the first of them).
+"""
 
-__all__ = [
-    "MODULES",
-    "TUNERS",
-    "RecalibratedResNetHyperModel",
-    "SearchResult",
-    "SearchSpace",
-    "search",
-]
+import importlib
+
+from srm_keras.tuning.names import MODULES, TUNER_NAMES
+
+_NAMES = {
+    "RecalibratedResNetHyperModel": "hypermodel",
+    "SearchSpace": "hypermodel",
+    "SearchResult": "search",
+    "TUNERS": "search",
+    "search": "search",
+}
+
+__all__ = ["MODULES", "TUNER_NAMES", *sorted(_NAMES)]
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_NAMES})

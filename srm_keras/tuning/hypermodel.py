@@ -10,8 +10,7 @@ import keras_tuner
 
 from srm_keras.training import TrainConfig, runtime
 from srm_keras.training.recipe import compiled_model, feeds_of, load_data
-
-MODULES = ("none", "se", "ge", "srm")
+from srm_keras.tuning.names import MODULES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,10 +17,11 @@ from srm_keras.tuning.hypermodel import RecalibratedResNetHyperModel, SearchSpac
 
 logger = logging.getLogger(__name__)
 
+#: The strategies of ``srm_keras.tuning.names.TUNER_NAMES`` (a test keeps the two equal).
 TUNERS = {
-    "random": keras_tuner.RandomSearch,
-    "hyperband": keras_tuner.Hyperband,
     "bayesian": keras_tuner.BayesianOptimization,
+    "hyperband": keras_tuner.Hyperband,
+    "random": keras_tuner.RandomSearch,
 }
 HYPERPARAMETERS = (
     "recalibration",

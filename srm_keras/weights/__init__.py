@@ -4,54 +4,43 @@ class names. A classifier that does not fit the model is left out, with a HeadMi
 
 model = srm_keras.SEResNet50()
 srm_keras.weights.load_torch_state_dict(model, "seresnet50.safetensors")
+
+Names are loaded on first use: reading and writing checkpoint files needs no Keras.
 """
 
-from srm_keras.weights.convert import (
-    LoadReport,
-    detect_layout,
-    export_torch_state_dict,
-    load_torch_state_dict,
-    save_torch_state_dict,
-)
-from srm_keras.weights.head import HeadMismatch, HeadMismatchWarning
-from srm_keras.weights.imagenet import (
-    ImageNetClass,
-    Prediction,
-    decode_predictions,
-    imagenet_classes,
-)
-from srm_keras.weights.keras_files import (
-    KERAS_SUFFIXES,
-    is_keras_weights_path,
-    load_keras_weights,
-)
-from srm_keras.weights.layouts import LAYOUTS, default_layout
-from srm_keras.weights.torch_io import (
-    SUFFIXES,
-    is_checkpoint_path,
-    read_state_dict,
-    write_state_dict,
-)
+import importlib
 
-__all__ = [
-    "KERAS_SUFFIXES",
-    "LAYOUTS",
-    "SUFFIXES",
-    "HeadMismatch",
-    "HeadMismatchWarning",
-    "ImageNetClass",
-    "LoadReport",
-    "Prediction",
-    "decode_predictions",
-    "default_layout",
-    "detect_layout",
-    "export_torch_state_dict",
-    "imagenet_classes",
-    "is_checkpoint_path",
-    "is_keras_weights_path",
-    "load_keras_weights",
-    "load_torch_state_dict",
-    "read_state_dict",
-    "save_torch_state_dict",
-    "write_state_dict",
-]
+_NAMES = {
+    "HeadMismatch": "head",
+    "HeadMismatchWarning": "head",
+    "ImageNetClass": "imagenet",
+    "KERAS_SUFFIXES": "keras_files",
+    "LAYOUTS": "layouts",
+    "LoadReport": "convert",
+    "Prediction": "imagenet",
+    "SUFFIXES": "torch_io",
+    "decode_predictions": "imagenet",
+    "default_layout": "layouts",
+    "detect_layout": "convert",
+    "export_torch_state_dict": "convert",
+    "imagenet_classes": "imagenet",
+    "is_checkpoint_path": "torch_io",
+    "is_keras_weights_path": "keras_files",
+    "load_keras_weights": "keras_files",
+    "load_torch_state_dict": "convert",
+    "read_state_dict": "torch_io",
+    "save_torch_state_dict": "convert",
+    "write_state_dict": "torch_io",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_NAMES})
