@@ -38,13 +38,21 @@ def test_statistics_and_slower_steps_measure_slower():
         assert timing.cpu_median < timing.median
 
 
-def test_min_repeat_seconds_runs_several_steps_per_repetition():
+def test_min_repeat_seconds_runs_several_steps_per_repetition(monkeypatch):
+    # A clock that only the steps advance, 2 ms each: how long a step takes on a loaded machine
+    # (2 ms of sleep once took 5.5 ms under CI load) does not enter the count.
+    now = [0.0]
+    monkeypatch.setattr("srm_keras.benchmark.timing.time.perf_counter", lambda: now[0])
     log = []
-    timings = interleaved(
-        [_recorder(log, "A", 0.002)], repeats=2, warmup=1, min_repeat_seconds=0.02
-    )
-    assert timings[0].steps_per_repeat >= 5
-    assert len(log) == 2 + 2 * timings[0].steps_per_repeat
+
+    def step():
+        log.append("A")
+        now[0] += 0.002
+
+    (timing,) = interleaved([step], repeats=2, warmup=1, min_repeat_seconds=0.02)
+    assert timing.steps_per_repeat == 10
+    assert len(log) == 2 + 2 * 10
+    assert timing.per_step == pytest.approx((0.002, 0.002))
 
 
 def test_steps_for_bounds():
