@@ -35,6 +35,7 @@ _NAMES = {
     "create_model": "srm_keras.models",
     "list_models": "srm_keras.models",
     "resnet": "srm_keras.models",
+    "densenet": "srm_keras.models",
     "preprocess_input": "srm_keras.preprocessing",
     "decode_predictions": "srm_keras.weights",
 }

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from srm_keras.weights.backbones import backbone_of_names
 from srm_keras.weights.head import HeadMismatch, warn_head_mismatch
 from srm_keras.weights.layouts import (
-    CLASSIFIER,
     Binding,
     bindings,
+    canonical_state,
     check_layout,
+    classifier_prefix,
     default_layout,
 )
 from srm_keras.weights.torch_io import read_state_dict, write_state_dict
@@ -85,16 +87,17 @@ def load_torch_state_dict(
     strict: bool = True,
     replace_head: bool = False,
 ) -> LoadReport:
-    """Load a PyTorch state dict into a model built by :func:`srm_keras.resnet`.
+    """Load a PyTorch state dict into a model built by :func:`srm_keras.resnet` or
+    :func:`srm_keras.densenet`.
 
     Convolution kernels are transposed from (out, in, h, w) to Keras' (h, w, in, out), linear
     layers from (out, in) to (in, out), batch norms mapped (weight, bias, running mean and
     variance; ``num_batches_tracked`` ignored). Nothing is assigned unless every check passes
     (in strict mode).
 
-    The classifier (``fc``) is skipped when the model has none (``include_top=False``, logged),
-    and when it does not fit the model's: another number of classes, or no classifier in the
-    checkpoint. Every other tensor is then loaded and a
+    The classifier (``fc``; ``classifier`` in DenseNets) is skipped when the model has none
+    (``include_top=False``, logged), and when it does not fit the model's: another number of
+    classes, or no classifier in the checkpoint. Every other tensor is then loaded and a
     :class:`~srm_keras.weights.HeadMismatchWarning` names the skipped tensors with both shapes
     (``report.head``), unless ``replace_head`` says the new head is deliberate.
 
@@ -127,7 +130,7 @@ def load_torch_state_dict(
             shape mismatch, wrong dtype and non-finite tensor; or for an unreadable source or a
             layout that cannot hold the model.
     """
-    state = read_state_dict(source)
+    state = canonical_state(model, read_state_dict(source))
     layout = detect_layout(state, model) if layout is None else check_layout(layout)
     report = LoadReport(layout=layout)
     plan = _match(model, state, bindings(model, layout), report, _where(source))
@@ -164,7 +167,8 @@ def _match(
     """The (binding, array) pairs to assign; problems are recorded in ``report``."""
     used = {name for name in state if name.endswith(_IGNORED_SUFFIXES)}
     classifier = [b for b in found if b.is_classifier]
-    in_checkpoint = [name for name in state if name.startswith(CLASSIFIER + ".")]
+    prefix = classifier_prefix(model) + "."
+    in_checkpoint = [name for name in state if name.startswith(prefix)]
     if not classifier:
         if in_checkpoint:
             logger.info(
@@ -220,8 +224,9 @@ def _head_mismatch(
 ) -> HeadMismatch | None:
     """The checkpoint's classifier, if it does not fit the model's: another number of classes
     (same features) or none at all. Other shapes are ordinary mismatches."""
-    expected = next(b for b in classifier if b.key.endswith(".weight")).torch_shape
-    weight = state.get(f"{CLASSIFIER}.weight")
+    kernel = next(b for b in classifier if b.key.endswith(".weight"))
+    expected = kernel.torch_shape
+    weight = state.get(kernel.key)
     if in_checkpoint:
         if weight is None or weight.ndim != 2 or weight.shape[1] != expected[1]:
             return None
@@ -266,6 +271,13 @@ def _problems_message(model, source, report: LoadReport) -> str:
 
 def _hints(report: LoadReport) -> list[str]:
     hints = []
+    model_family = backbone_of_names(m.split(" ", 1)[0] for m in report.missing)
+    checkpoint_family = backbone_of_names(report.unexpected)
+    if model_family and checkpoint_family and model_family != checkpoint_family:
+        hints.append(
+            f"The checkpoint holds a {checkpoint_family.family} and the model is a "
+            f"{model_family.family}: build the model of the checkpoint's family."
+        )
     if any(".rclb.conv.0.weight" in m for m in report.mismatched):
         hints.append(
             "GE-θ kernels cover the whole feature map: build the model at the checkpoint's "
@@ -301,9 +313,9 @@ def export_torch_state_dict(model: keras.Model, layout: str | None = None) -> di
     of the PyTorch model accepts the dict (after ``torch.from_numpy`` on each value).
 
     Args:
-        model: a model built by :func:`srm_keras.resnet`.
+        model: a model built by :func:`srm_keras.resnet` or :func:`srm_keras.densenet`.
         layout: ``"torchvision"``, ``"timm"`` or ``"srm_reference"``; default: the one that
-            can hold the model's modules (torchvision for plain ResNets, timm for SE, the SRM
+            can hold the model's modules (torchvision for plain networks, timm for SE, the SRM
             release's for SRM and GE).
     """
     layout = default_layout(model) if layout is None else check_layout(layout)

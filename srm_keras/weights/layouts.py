@@ -1,23 +1,24 @@
 """How PyTorch checkpoints name the weights of the zoo's layers, one naming scheme per layout.
 
-Every layout shares the torchvision backbone names: ``conv1``/``bn1`` for the stem,
-``layer{s}.{b}.conv{k}``/``bn{k}`` in the blocks (stage ``s`` and block ``b + 1`` of the Keras
-model, whose names are 1-indexed), ``layer{s}.{b}.downsample.0/1`` for a projection shortcut and
-``fc`` for the classifier. The layouts differ in where a block keeps its recalibration module:
+Every layout shares torchvision's backbone names, of the ResNets and of the DenseNets (see
+``srm_keras.weights.backbones``): ``layer{s}.{b}.conv{k}``, ``fc``; ``features.denseblock{b}.
+denselayer{l}.conv{k}``, ``classifier``. The layouts differ in where a block (a residual block,
+or a dense layer) keeps its recalibration module:
 
-- ``"torchvision"``: no module (plain ResNet-18 to 152).
-- ``"timm"``: SE as ``layer{s}.{b}.se.fc1`` / ``se.fc2``, 1x1 convolutions with bias.
-- ``"srm_reference"``: the SRM release's ``layer{s}.{b}.rclb``: SRM as ``rclb.cfc`` (C, 2) and
+- ``"torchvision"``: no module (plain ResNet-18 to 152, DenseNet-121/169/201/161).
+- ``"timm"``: SE as ``{block}.se.fc1`` / ``se.fc2``, 1x1 convolutions with bias.
+- ``"srm_reference"``: the SRM release's ``{block}.rclb``: SRM as ``rclb.cfc`` (C, 2) and
   ``rclb.bn``; SE as the linear layers ``rclb.fc.0`` / ``rclb.fc.2``; GE-θ (global extent) as
-  the depthwise convolution with bias ``rclb.conv.0`` and the batch norm ``rclb.conv.1``.
+  the depthwise convolution with bias ``rclb.conv.0`` and the batch norm ``rclb.conv.1``. The
+  SRM release has ResNets only; a DenseNet's modules get the same names under each dense layer
+  (``features.denseblock2.denselayer3.rclb.cfc``).
 
-The CIFAR depths (20 to 110) use the same names with three stages; their option-A shortcut has
-no weights. Modules without weights (GE-θ⁻) need no tensors in any layout.
+The CIFAR depths use the same names with three stages or blocks; the ResNets' option-A shortcut
+has no weights. Modules without weights (GE-θ⁻) need no tensors in any layout.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,14 +26,14 @@ import keras
 import numpy as np
 
 from srm_keras.layers import GatherExcitation, SqueezeExcitation, StyleRecalibration
+from srm_keras.weights.backbones import Backbone, backbone_of
 
 LAYOUTS: dict[str, str] = {
-    "torchvision": "torchvision ResNets: conv1, bn1, layerX.Y.convZ, downsample.0/1, fc",
-    "timm": "timm SE-ResNets: the torchvision names plus layerX.Y.se.fc1/fc2 (1x1 convs)",
-    "srm_reference": "the SRM release: the torchvision names plus layerX.Y.rclb (SRM, SE, GE)",
+    "torchvision": "torchvision ResNets (conv1, layerX.Y.convZ, fc) and DenseNets (features.*, "
+    "classifier)",
+    "timm": "timm SE-ResNets: the torchvision names plus {block}.se.fc1/fc2 (1x1 convs)",
+    "srm_reference": "the SRM release: the torchvision names plus {block}.rclb (SRM, SE, GE)",
 }
-
-CLASSIFIER = "fc"
 
 # Keras layout <-> PyTorch layout of one tensor, as (to_torch, to_keras).
 _TRANSFORMS: dict[str, tuple[Callable, Callable]] = {
@@ -56,10 +57,7 @@ class Binding:
     variable: keras.Variable
     kind: str = "copy"
     layer: str = ""
-
-    @property
-    def is_classifier(self) -> bool:
-        return self.key.startswith(CLASSIFIER + ".")
+    is_classifier: bool = False
 
     @property
     def torch_shape(self) -> tuple[int, ...]:
@@ -72,25 +70,6 @@ class Binding:
 
     def to_keras(self, array: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(_TRANSFORMS[self.kind][1](array))
-
-
-_TOP_LEVEL = {"stem_conv": "conv1", "stem_bn": "bn1", "logits": CLASSIFIER}
-_BLOCK = re.compile(r"^stage(?P<stage>\d+)_block(?P<block>\d+)_(?P<part>.+)$")
-_BLOCK_PARTS = {
-    **{f"conv{i}": f"conv{i}" for i in (1, 2, 3)},
-    **{f"bn{i}": f"bn{i}" for i in (1, 2, 3)},
-    "shortcut_conv": "downsample.0",
-    "shortcut_bn": "downsample.1",
-}
-
-
-def _block_prefix(layer_name: str) -> tuple[str, str] | None:
-    """``"stage3_block2_conv1"`` -> ``("layer3.1", "conv1")``; None for a non-block layer."""
-    match = _BLOCK.match(layer_name)
-    if match is None:
-        return None
-    block = int(match.group("block")) - 1
-    return f"layer{match.group('stage')}.{block}", match.group("part")
 
 
 def _conv(prefix: str, layer) -> list[Binding]:
@@ -116,9 +95,10 @@ def _batch_norm(prefix: str, layer: keras.layers.BatchNormalization, owner: str 
 
 
 def _dense(prefix: str, layer: keras.layers.Dense) -> list[Binding]:
-    found = [Binding(f"{prefix}.weight", layer.kernel, "linear", layer.name)]
+    # The zoo's only Dense layer is its classifier.
+    found = [Binding(f"{prefix}.weight", layer.kernel, "linear", layer.name, True)]
     if layer.use_bias:
-        found.append(Binding(f"{prefix}.bias", layer.bias, "copy", layer.name))
+        found.append(Binding(f"{prefix}.bias", layer.bias, "copy", layer.name, True))
     return found
 
 
@@ -204,6 +184,18 @@ def module_layers(model: keras.Model) -> list[keras.layers.Layer]:
     ]
 
 
+def classifier_prefix(model: keras.Model) -> str:
+    """The prefix of the model's classifier tensors: ``"fc"`` (ResNets), ``"classifier"``
+    (DenseNets); the same whether or not the model was built with its top."""
+    return backbone_of(leaf_layers(model)).classifier
+
+
+def canonical_state(model: keras.Model, state: dict) -> dict:
+    """``state`` with the checkpoint names the model's family once spelled otherwise renamed
+    (torchvision's DenseNet files: ``denselayer1.norm.1`` -> ``denselayer1.norm1``)."""
+    return backbone_of(leaf_layers(model)).canonical_state(state)
+
+
 def default_layout(model: keras.Model) -> str:
     """The layout that can hold the model: timm for SE, the SRM release's for SRM/GE."""
     kinds = {type(layer) for layer in module_layers(model)}
@@ -222,14 +214,16 @@ def bindings(model: keras.Model, layout: str) -> list[Binding]:
             recalibration module the layout does not have).
     """
     check_layout(layout)
+    layers = leaf_layers(model)
+    backbone = backbone_of(layers)
     found: list[Binding] = []
     constants: set[int] = set()
-    for layer in leaf_layers(model):
+    for layer in layers:
         if isinstance(layer, keras.layers.Normalization):
             # Input normalisation (srm_keras.preprocessing) holds constants, not trained weights.
             constants.update(id(v) for v in layer.weights)
         elif layer.weights:
-            found.extend(_layer_bindings(layer, layout))
+            found.extend(_layer_bindings(layer, layout, backbone))
     bound = {id(b.variable) for b in found} | constants
     unbound = [v.path for v in model.weights if id(v) not in bound]
     if unbound:
@@ -239,19 +233,15 @@ def bindings(model: keras.Model, layout: str) -> list[Binding]:
     return found
 
 
-def _layer_bindings(layer, layout: str) -> list[Binding]:
+def _layer_bindings(layer, layout: str, backbone: Backbone) -> list[Binding]:
     name = layer.name
-    if name in _TOP_LEVEL:
-        prefix, part = _TOP_LEVEL[name], None
-    else:
-        located = _block_prefix(name)
-        if located is None:
-            raise ValueError(
-                f"Layer {name!r} ({type(layer).__name__}) has weights but no PyTorch name: "
-                "only models built by srm_keras.resnet can be mapped."
-            )
-        block, part = located
-        prefix = f"{block}.{_BLOCK_PARTS[part]}" if part in _BLOCK_PARTS else None
+    location = backbone.locate(name)
+    if location is None:
+        raise ValueError(
+            f"Layer {name!r} ({type(layer).__name__}) has weights but no PyTorch name: "
+            "only models built by srm_keras.resnet or srm_keras.densenet can be mapped."
+        )
+    prefix = location.prefix
     if isinstance(layer, keras.layers.BatchNormalization) and prefix:
         return _batch_norm(prefix, layer)
     if isinstance(layer, keras.layers.Conv2D) and prefix:
@@ -259,8 +249,8 @@ def _layer_bindings(layer, layout: str) -> list[Binding]:
     if isinstance(layer, keras.layers.Dense) and prefix:
         return _dense(prefix, layer)
     for module_class, rule in _MODULES[layout].items():
-        if isinstance(layer, module_class) and part is not None:
-            return rule(block, layer)
+        if isinstance(layer, module_class) and location.owner is not None:
+            return rule(location.owner, layer)
     raise ValueError(
         f"Layer {name!r} ({type(layer).__name__}) has no counterpart in the {layout!r} layout. "
         f"Recalibration modules per layout: {_SUPPORTED}."
