@@ -12,7 +12,7 @@ import keras
 from srm_keras import layers as recalibration_layers
 from srm_keras.models.densenet import DENSENETS, densenet, model_stem, variant_key
 from srm_keras.models.resnet import resnet
-from srm_keras.models.spec import NAMED_MODULES, RESNETS
+from srm_keras.models.spec import NAMED_MODULES, RESNETS, get_spec
 
 # The model-name grammar: [<module>_]resnet<depth>, [<module>_]densenet<depth> and
 # [<module>_]densenet_bc<depth>. The module part is lazy, so "ge_plus_resnet20" is ge_plus.
@@ -24,6 +24,12 @@ _GRAMMAR = (
 
 def _model_name(stem: str, module: str | None) -> str:
     return f"{module}_{stem}" if module else stem
+
+
+def _resnet_depth(text: str) -> int:
+    """``"50"`` -> 50, or the table's ValueError listing the depths."""
+    get_spec(int(text))
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ _FAMILIES = {
         resnet,
         list(RESNETS),
         re.compile(_MODULE + r"resnet(?P<variant>\d+)$"),
-        int,
+        _resnet_depth,
         lambda depth: f"resnet{depth}",
         lambda depth: f"ResNet{depth}",
         lambda depth: f"ResNet-{depth}",
