@@ -9,7 +9,8 @@ default allocator, so the rounds interleave the two settings the way the harness
 models:
 
     python benchmarks/allocator_ab.py --models resnet50 srm_resnet50 se_resnet50 --rounds 4 \
-        --repeats 3 --output benchmarks/cpu_allocator_ab_b16.json
+        --repeats 3 \
+        --output benchmarks/results/2026-11-23_cpu_allocator_ab_b16/cpu_allocator_ab_b16.json
 
 ``srm-keras`` turns the BFC allocator on for its own process unless ``TF_CPU_ALLOCATOR_USE_BFC``
 is already set (see the README, "What the modules cost").
@@ -26,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from srm_keras import storage
 from srm_keras.benchmark.machine import machine_info
 
 SETTINGS = {"default": "false", "bfc": "true"}
@@ -113,13 +115,9 @@ def main() -> None:
         output = Path(args.output)
         settings = {key: value for key, value in vars(args).items() if key != "output"}
         payload = {"settings": settings, "machine": machine, "results": rows}
-        for path, text in (
-            (output, json.dumps(payload, indent=2) + "\n"),
-            (output.with_suffix(".md"), markdown),
-        ):
-            partial = path.with_name(path.name + ".partial")
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, path)  # never a half-written result file
+        # Atomic writes; the run's folder is created if it is new.
+        storage.write_json(output, payload)
+        storage.write_text(output.with_suffix(".md"), markdown)
         print(f"wrote {output} and {output.with_suffix('.md')}")
 
 

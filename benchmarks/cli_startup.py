@@ -1,6 +1,10 @@
 """How long the ``srm-keras`` command takes to answer, from a fresh process each time.
 
-    .venv/bin/python benchmarks/cli_startup.py --output benchmarks/<run>/cli_startup.json
+    .venv/bin/python benchmarks/cli_startup.py \
+        --output benchmarks/results/<date>_cpu_cli_startup/cpu_cli_startup.json
+
+``<date>`` is the day the run starts (UTC, ``YYYY-MM-DD``), the date its JSON records; each run
+gets a new folder (see ``benchmarks/README.md``).
 
 Each command runs in a new interpreter (``python -m srm_keras ...``), rounds interleaved; the
 median wall time per command is reported with the machine (``srm_keras.benchmark.machine``).

@@ -19,13 +19,14 @@ the package. All contenders are interleaved repetition by repetition in one proc
 to plain ResNet-50 in the same run and configuration:
 
     python benchmarks/overhead_floor.py --jit-compile off on --repeats 10 \
-        --output benchmarks/cpu_overhead_floor_b16.json
+        --output benchmarks/results/2026-11-23_cpu_overhead_floor_b16/cpu_overhead_floor_b16.json
 
 The ``srm-keras`` command runs TensorFlow with its BFC CPU allocator; this script, like any
 Python program, does so only when ``TF_CPU_ALLOCATOR_USE_BFC=true`` is set in its environment:
 
     TF_CPU_ALLOCATOR_USE_BFC=true python benchmarks/overhead_floor.py --mode inference train \
-        --jit-compile off on --repeats 8 --output benchmarks/cpu_overhead_floor_b16_bfc.json
+        --jit-compile off on --repeats 8 --output \
+        benchmarks/results/2026-11-23_cpu_overhead_floor_b16_bfc/cpu_overhead_floor_b16_bfc.json
 """
 
 from __future__ import annotations

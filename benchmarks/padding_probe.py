@@ -3,9 +3,11 @@
 Builds ResNet-50 twice: as the zoo builds it (``ZeroPadding2D`` + ``"valid"`` convolution, the
 PyTorch sampling grid) and with ``"same"`` padding on the strided convolutions instead (Keras'
 grid: one pixel fewer on the top/left, so NOT the same function — for timing only). Times both
-beside keras.applications.ResNet50 and the stride-on-1x1 layout, interleaved, in one run:
+beside keras.applications.ResNet50 and the stride-on-1x1 layout, interleaved, in one run. The run
+behind BENCHMARKS.md's comparison with keras.applications:
 
-    python benchmarks/padding_probe.py --mode inference --jit-compile off --output out.json
+    python benchmarks/padding_probe.py --mode inference --jit-compile off on --repeats 8 --output \
+        benchmarks/results/2026-11-23_cpu_plain_vs_keras_applications_inference/cpu_plain_vs_keras_applications_inference.json
 """
 
 from __future__ import annotations

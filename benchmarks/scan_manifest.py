@@ -12,7 +12,8 @@ image per class in ``val/``) to a temporary folder, then times in one process:
 It prints a Markdown table and writes the figures, the machine before and after, and the
 command as JSON:
 
-    python benchmarks/scan_manifest.py --output benchmarks/cpu_scan_manifest_20k.json
+    python benchmarks/scan_manifest.py \
+        --output benchmarks/results/2026-11-27_cpu_scan_manifest_20k/cpu_scan_manifest_20k.json
 """
 
 from __future__ import annotations

@@ -5,26 +5,28 @@ The sixteen bottleneck outputs of ResNet-50 at 224x224 (3 of 56x56x256, 4 of 28x
 each form's ratio to the centred form are printed as a Markdown table and written as JSON:
 
     python benchmarks/srm_moments.py --batch-size 16 --jit-compile off on \
-        --output benchmarks/cpu_srm_moments_b16.json
+        --output benchmarks/results/2026-11-23_cpu_srm_moments_b16/cpu_srm_moments_b16.json
 
 With TensorFlow's BFC CPU allocator, as ``srm-keras`` runs (the ``per_sample`` form came later
 and is only in this file):
 
     TF_CPU_ALLOCATOR_USE_BFC=true python benchmarks/srm_moments.py --jit-compile off on \
-        --repeats 9 --output benchmarks/cpu_srm_moments_b16_bfc.json
+        --repeats 9 \
+        --output benchmarks/results/2026-11-23_cpu_srm_moments_b16_bfc/cpu_srm_moments_b16_bfc.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
 
 import numpy as np
 import tensorflow as tf
+
+from srm_keras import storage
+from srm_keras.benchmark.machine import machine_info
 
 BLOCKS = [((56, 56, 256), 3), ((28, 28, 512), 4), ((14, 14, 1024), 6), ((7, 7, 2048), 3)]
 
@@ -164,22 +166,15 @@ def main() -> None:
     for a in accuracy:
         print(f"| {a['S']} | {a['r']} | {a['one_pass']:.1e} | {a['keras_ops']:.1e} |")
     if args.output:
-        machine = {
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "tensorflow": tf.__version__,
-            "load_average": list(os.getloadavg()),
-        }
         payload = {
             "batch_size": args.batch_size,
-            "machine": machine,
+            # Date, CPU model, load and versions, as the other benchmarks record them.
+            "machine": machine_info(),
             "results": rows,
             "one_pass_accuracy": accuracy,
         }
-        partial = f"{args.output}.partial"
-        with open(partial, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2)
-        os.replace(partial, args.output)  # never a half-written result file
+        # Atomic write; the run's folder is created if it is new.
+        storage.write_json(args.output, payload)
 
 
 if __name__ == "__main__":
