@@ -42,7 +42,7 @@ _NAMES = {
 
 
 def _constructors() -> dict:
-    return importlib.import_module("srm_keras.models").CONSTRUCTORS
+    return importlib.import_module("srm_keras.models.zoo").CONSTRUCTORS
 
 
 def __getattr__(name):

@@ -19,22 +19,19 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
-from srm_keras import layers as recalibration_layers
-from srm_keras.models import RESNETS, create_model, resnet
+from srm_keras.models import create_model, densenet, parse_model_name, resnet
 
 KERAS_APPLICATIONS_PREFIX = "keras_applications_"
 ARTIFACT_KINDS = ("savedmodel", "onnx", "tflite")
 ARTIFACT_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
 
 Builder = Callable[..., keras.Model]
-_ZOO_NAME = re.compile(r"^(?:(?P<module>[a-z0-9_]+?)_)?resnet(?P<depth>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -91,23 +88,21 @@ def _split_top_level(text: str) -> list[str]:
 
 def _check_zoo_name(name: str, options: dict) -> None:
     """Fail on a bad zoo name or option before any model is built or timed."""
-    match = _ZOO_NAME.match(name.lower())
-    module = match and match.group("module")
-    if (
-        match is None
-        or int(match.group("depth")) not in RESNETS
-        or (module is not None and module not in recalibration_layers.names())
-    ):
+    try:
+        family, _, _ = parse_model_name(name)
+    except ValueError as error:
         raise ValueError(
-            f"Unknown model {name!r}: expected a zoo name such as 'srm_resnet50' (see "
-            "`srm-keras models --all`), 'keras_applications_resnet50', or the path of a "
-            "SavedModel folder, .onnx or .tflite file."
-        )
-    accepted = set(inspect.signature(resnet).parameters) - {"depth", "recalibration"}
+            f"Unknown model {name!r}: expected a zoo name such as 'srm_resnet50' or "
+            "'se_densenet121' (see `srm-keras models --all`), 'keras_applications_resnet50', or "
+            f"the path of a SavedModel folder, .onnx or .tflite file ({error})"
+        ) from None
+    builder = resnet if family == "resnet" else densenet
+    accepted = set(list(inspect.signature(builder).parameters)[2:])  # after variant, module
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ValueError(
-            f"Unknown option(s) {unknown} in {name!r}; srm_keras.resnet accepts {sorted(accepted)}."
+            f"Unknown option(s) {unknown} in {name!r}; srm_keras.{builder.__name__} accepts "
+            f"{sorted(accepted)}."
         )
 
 

@@ -59,6 +59,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from srm_keras.training import train
+    from srm_keras.training.run_folder import RunFolder
 
     if not args.no_zoo:
         from srm_keras.models.table import format_table, zoo_table
@@ -75,11 +76,13 @@ def run(args) -> int:
         f"{metrics['train_seconds_this_process']:.0f} s of training)"
     )
     exported = None if args.no_export else export_step(result.model, config, output)
+    run_folder = RunFolder(output)
     print(f"outputs in {output}/:")
-    for name in ("final_metrics.json", "evaluation.json", "best.keras", "model.keras"):
-        print(f"  {output / name}")
-    print(f"  {output / 'history.csv'}, {output / 'training_curves.png'}")
-    print(f"  TensorBoard: tensorboard --logdir {output / 'tensorboard'}")
+    for path in (run_folder.final_metrics, run_folder.evaluation, run_folder.best_model):
+        print(f"  {path}")
+    print(f"  {run_folder.model}")
+    print(f"  {run_folder.history}, {run_folder.curves}")
+    print(f"  TensorBoard: tensorboard --logdir {run_folder.tensorboard}")
     if exported is not None:
         print(f"  exported and verified models: {exported}/ (see export_report.md)")
     return 0 if metrics["finished"] else 1

@@ -1,27 +1,45 @@
-"""ResNet and DenseNet builders, the zoo's named constructors, and profiling."""
+"""ResNet and DenseNet builders, the zoo's named constructors, and profiling.
 
-from srm_keras.models.densenet import DENSENETS, DenseNetSpec, densenet
-from srm_keras.models.profile import count_macs, count_params
-from srm_keras.models.resnet import resnet
-from srm_keras.models.shortcut import PaddedIdentity
-from srm_keras.models.spec import PAPER_IMAGENET, RESNETS, ResNetSpec
-from srm_keras.models.zoo import CONSTRUCTORS, create_model, list_models, parse_model_name
+Names are loaded on first use: the spec tables and the model names
+(:mod:`srm_keras.models.names`) need no Keras.
+"""
 
-globals().update(CONSTRUCTORS)
+import importlib
 
-__all__ = [
-    "DENSENETS",
-    "PAPER_IMAGENET",
-    "RESNETS",
-    "DenseNetSpec",
-    "PaddedIdentity",
-    "ResNetSpec",
-    "count_macs",
-    "count_params",
-    "create_model",
-    "densenet",
-    "list_models",
-    "parse_model_name",
-    "resnet",
-    *CONSTRUCTORS,
-]
+_NAMES = {
+    "DENSENETS": "spec",
+    "NAMED_MODULES": "spec",
+    "PAPER_IMAGENET": "spec",
+    "RESNETS": "spec",
+    "DenseNetSpec": "spec",
+    "ResNetSpec": "spec",
+    "default_image_size": "names",
+    "model_names": "names",
+    "count_macs": "profile",
+    "count_params": "profile",
+    "densenet": "densenet_builder",
+    "resnet": "resnet_builder",
+    "PaddedIdentity": "shortcut",
+    "CONSTRUCTORS": "zoo",
+    "create_model": "zoo",
+    "list_models": "zoo",
+    "parse_model_name": "zoo",
+}
+
+
+def _constructors() -> dict:
+    return importlib.import_module(f"{__name__}.zoo").CONSTRUCTORS
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    if name == "__all__":
+        return sorted({*_NAMES, *_constructors()})
+    if name[:1].isupper() and name in _constructors():  # SRMResNet50, DenseNet121, ...
+        return _constructors()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_NAMES, *_constructors()})

@@ -8,7 +8,7 @@ import keras
 
 from srm_keras.models.profile import count_macs, count_params
 from srm_keras.models.spec import PAPER_IMAGENET, RESNETS
-from srm_keras.models.zoo import create_model, list_models
+from srm_keras.models.zoo import create_model, list_models, parse_model_name
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,9 @@ def zoo_table(names: list[str] | None = None) -> list[dict]:
 
 
 def _has_bottlenecks(name: str) -> bool:
-    depth = int(name.rsplit("resnet", 1)[1])
-    return RESNETS[depth].block == "bottleneck"
+    """Whether the model is a bottleneck ResNet (the only models with a stride_on option)."""
+    family, key, _ = parse_model_name(name)
+    return family == "resnet" and RESNETS[key].block == "bottleneck"
 
 
 def format_table(rows: list[dict]) -> str:

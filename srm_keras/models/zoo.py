@@ -3,68 +3,18 @@ generated from the spec tables, and the model-name grammar."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import difflib
+import inspect
 
 import keras
 
 from srm_keras import layers as recalibration_layers
-from srm_keras.models.densenet import DENSENETS, densenet, model_stem, variant_key
-from srm_keras.models.resnet import resnet
-from srm_keras.models.spec import NAMED_MODULES, RESNETS, get_spec
+from srm_keras.models.densenet_builder import densenet
+from srm_keras.models.names import ENTRIES, FAMILIES, model_names, split_name
+from srm_keras.models.resnet_builder import resnet
+from srm_keras.models.spec import DENSENETS, NAMED_MODULES, RESNETS
 
-# The model-name grammar: [<module>_]resnet<depth>, [<module>_]densenet<depth> and
-# [<module>_]densenet_bc<depth>. The module part is lazy, so "ge_plus_resnet20" is ge_plus.
-_MODULE = r"^(?:(?P<module>[a-z0-9_]+?)_)?"
-_GRAMMAR = (
-    "'[<module>_]resnet<depth>', '[<module>_]densenet<depth>' or '[<module>_]densenet_bc<depth>'"
-)
-
-
-def _model_name(stem: str, module: str | None) -> str:
-    return f"{module}_{stem}" if module else stem
-
-
-def _resnet_depth(text: str) -> int:
-    """``"50"`` -> 50, or the table's ValueError listing the depths."""
-    get_spec(int(text))
-    return int(text)
-
-
-@dataclass(frozen=True)
-class _Family:
-    """How one family of the zoo is built and named, from its table keys."""
-
-    builder: Callable[..., keras.Model]
-    keys: list
-    pattern: re.Pattern  # a model name; its "variant" group is what follows the family name
-    key_of: Callable[[str], object]  # that variant text -> the builder's table key
-    model_stem: Callable[[object], str]  # 50 -> "resnet50"; "bc100" -> "densenet_bc100"
-    class_stem: Callable[[object], str]  # 50 -> "ResNet50"; "bc100" -> "DenseNetBC100"
-    label: Callable[[object], str]  # 50 -> "ResNet-50"; "bc100" -> "DenseNet-BC (L=100, k=12)"
-
-
-_FAMILIES = {
-    "resnet": _Family(
-        resnet,
-        list(RESNETS),
-        re.compile(_MODULE + r"resnet(?P<variant>\d+)$"),
-        _resnet_depth,
-        lambda depth: f"resnet{depth}",
-        lambda depth: f"ResNet{depth}",
-        lambda depth: f"ResNet-{depth}",
-    ),
-    "densenet": _Family(
-        densenet,
-        list(DENSENETS),
-        re.compile(_MODULE + r"densenet(?P<variant>\d+|_bc\d+)$"),
-        variant_key,
-        model_stem,
-        lambda key: f"DenseNet{key.upper()}",
-        lambda key: DENSENETS[key].label,
-    ),
-}
+BUILDERS = {"resnet": resnet, "densenet": densenet}
 
 
 def _describe(family: str, key) -> str:
@@ -80,7 +30,7 @@ def _describe(family: str, key) -> str:
 
 
 def _make_constructor(family: str, key, module: str | None):
-    zoo_family = _FAMILIES[family]
+    zoo_family, builder = FAMILIES[family], BUILDERS[family]
 
     def constructor(
         include_top: bool = True,
@@ -93,7 +43,7 @@ def _make_constructor(family: str, key, module: str | None):
         name=None,
         **kwargs,
     ) -> keras.Model:
-        return zoo_family.builder(
+        return builder(
             key,
             module,
             include_top=include_top,
@@ -115,30 +65,20 @@ def _make_constructor(family: str, key, module: str | None):
         f"Build {label} ({_describe(family, key)}).\n\n"
         "Takes keras.applications-style arguments (include_top, weights, input_tensor,\n"
         "input_shape, pooling, classes, classifier_activation, name) and any keyword of\n"
-        f"srm_keras.{zoo_family.builder.__name__} ({options}recalibration_kwargs)."
+        f"srm_keras.{builder.__name__} ({options}recalibration_kwargs)."
     )
     return constructor
 
 
-_ENTRIES = [
-    (family, key, module)
-    for family, zoo_family in _FAMILIES.items()
-    for module in NAMED_MODULES
-    for key in zoo_family.keys
-]
 CONSTRUCTORS = {
     constructor.__name__: constructor
-    for constructor in (_make_constructor(*entry) for entry in _ENTRIES)
-}
-_BY_MODEL_NAME = {
-    _model_name(_FAMILIES[family].model_stem(key), module): (family, key, module)
-    for family, key, module in _ENTRIES
+    for constructor in (_make_constructor(*entry) for entry in ENTRIES)
 }
 
 
 def list_models() -> list[str]:
     """Names of the zoo's models, e.g. ``["densenet121", ..., "srm_resnet50", ...]``."""
-    return sorted(_BY_MODEL_NAME)
+    return model_names()
 
 
 def parse_model_name(name: str) -> tuple[str, object, str | None]:
@@ -147,22 +87,13 @@ def parse_model_name(name: str) -> tuple[str, object, str | None]:
     Raises ValueError for a name outside the grammar, an unknown module, or a depth that the
     family's table does not have (the table's error, listing its keys).
     """
-    lowered = name.lower() if isinstance(name, str) else ""
-    for family, zoo_family in _FAMILIES.items():
-        match = zoo_family.pattern.match(lowered)
-        if match is None:
-            continue
-        module = match.group("module")
-        if module is not None and module not in recalibration_layers.names():
-            raise ValueError(
-                f"Unknown module {module!r} in model name {name!r}. Modules: "
-                f"{', '.join(recalibration_layers.names())}."
-            )
-        return family, zoo_family.key_of(match.group("variant")), module
-    raise ValueError(
-        f"Unknown model name {name!r}: expected {_GRAMMAR}, e.g. 'srm_resnet50' or "
-        f"'se_densenet121'. Available: {', '.join(list_models())}."
-    )
+    family, key, module = split_name(name)
+    if module is not None and module not in recalibration_layers.names():
+        raise ValueError(
+            f"Unknown module {module!r} in model name {name!r}. Modules: "
+            f"{', '.join(recalibration_layers.names())}."
+        )
+    return family, key, module
 
 
 def create_model(name: str, **kwargs) -> keras.Model:
@@ -175,4 +106,22 @@ def create_model(name: str, **kwargs) -> keras.Model:
     :func:`srm_keras.densenet`.
     """
     family, key, module = parse_model_name(name)
-    return _FAMILIES[family].builder(key, module, **kwargs)
+    builder = BUILDERS[family]
+    accepted = list(inspect.signature(builder).parameters)[2:]  # after the variant and module
+    if "recalibration" in kwargs:
+        raise ValueError(
+            f"the module of {name!r} is part of its name: ask for '<module>_{name}' (any of "
+            f"{', '.join(recalibration_layers.names())}), or pass recalibration (--recalibration) "
+            "to the training config; recalibration_kwargs configures it."
+        )
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        close = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}
+        hints = "; ".join(
+            f"{u!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for u, c in close.items()
+        )
+        raise ValueError(
+            f"unknown keyword {hints} for {name}; srm_keras.{builder.__name__} takes "
+            f"{', '.join(accepted)}."
+        )
+    return builder(key, module, **kwargs)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from srm_keras import storage
+
+logger = logging.getLogger(__name__)
 
 try:
     import tomllib
@@ -45,6 +48,11 @@ class TrainConfig:
 
     # What to train, on what.
     model: str = _field("srm_resnet50", "model name, as listed by `srm-keras models`")
+    recalibration: str | None = _field(
+        None,
+        "recalibration module replacing the one in the model's name: any registered key "
+        "(srm, se, ge, ge_minus, ge_plus, ge_extent8, mssar, ...) or none",
+    )
     model_kwargs: dict = _field(
         {}, 'srm_keras.create_model keywords: JSON on the command line, e.g. {"shortcut": "B"}'
     )
@@ -55,7 +63,11 @@ class TrainConfig:
     download: bool = _field(
         False, "download a tensorflow-datasets dataset that data_dir lacks (else refuse offline)"
     )
-    image_size: int = _field(224, "square input size in pixels")
+    image_size: int | None = _field(
+        None,
+        "square input size in pixels (default: the model's, 32 for the CIFAR networks and 224 "
+        "for the ImageNet ones)",
+    )
     augment: str = _field("auto", "augmentation: imagenet, cifar, none or auto (by image size)")
     validation_split: float = _field(0.2, "held-out fraction when the dataset has no split")
     cache: bool | None = _field(None, "cache decoded images in memory (default: small data)")
@@ -121,8 +133,12 @@ class TrainConfig:
             self.dataset = str(Path(self.dataset).expanduser().resolve())
         if self.data_dir is not None:
             self.data_dir = str(Path(self.data_dir).expanduser().resolve())
+        if self.recalibration is not None:  # recorded in the model's name
+            self.model, self.recalibration = _with_module(self.model, self.recalibration), None
         if self.output is None:
             self.output = f"runs/{self.model}"
+        if self.image_size is None:
+            self.image_size = _default_image_size(self.model)
         self.jit_compile = str(self.jit_compile).lower()
         self.progress = str(self.progress)
         self.validate()
@@ -240,3 +256,27 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     # JSON scalars (strings, numbers, true/false) are valid TOML.
     return json.dumps(value)
+
+
+def _default_image_size(model: str) -> int:
+    """The input size ``model`` is designed for (224 for a name outside the zoo, which is
+    refused when the model is built)."""
+    from srm_keras.models.names import default_image_size
+
+    try:
+        size = default_image_size(model)
+    except ValueError:
+        return 224
+    logger.info(
+        "image size %d: the input size %s is designed for (--image-size to change)", size, model
+    )
+    return size
+
+
+def _with_module(model: str, module: str) -> str:
+    """``model`` with its module replaced: ``("resnet56", "ge_plus")`` -> ``"ge_plus_resnet56"``;
+    ``"none"`` gives the plain network."""
+    from srm_keras.models.names import model_name, split_name
+
+    family, key, _ = split_name(model)
+    return model_name(family, key, None if module in ("none", "") else module.lower())

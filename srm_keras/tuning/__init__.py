@@ -10,9 +10,9 @@ from srm_keras.tuning.names import MODULES, TUNER_NAMES
 _NAMES = {
     "RecalibratedResNetHyperModel": "hypermodel",
     "SearchSpace": "hypermodel",
-    "SearchResult": "search",
-    "TUNERS": "search",
-    "search": "search",
+    "SearchResult": "searcher",
+    "TUNERS": "searcher",
+    "search": "searcher",
 }
 
 __all__ = ["MODULES", "TUNER_NAMES", *sorted(_NAMES)]

@@ -1,9 +1,9 @@
 """The recalibration layers' fast forms against the straightforward formulas, values and
 gradients, on random inputs, 1x1 maps, dynamic sizes and mixed precision.
 
-The straightforward formulas are written here with the definitions of docs/design.md §1 and §3: SRM pools
-over the two spatial axes with a centred second pass, GE-θ gathers with a valid depthwise
-convolution whose kernel covers the map.
+The straightforward formulas are written here with the definitions of docs/design.md §1 and
+§3: SRM pools over the two spatial axes with a centred second pass, GE-θ gathers with a valid
+depthwise convolution whose kernel covers the map.
 """
 
 import keras

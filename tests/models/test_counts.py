@@ -80,7 +80,8 @@ def test_resnet101_module_elements():
 
 
 def test_module_macs_follow_the_per_element_rule():
-    """docs/design.md §7: E = sum of C*H*W at the modules; SRM adds 4E, GE 2E, SE its dense MACs + 2E."""
+    """docs/design.md §7: E = sum of C*H*W at the modules; SRM adds 4E, GE 2E, SE its dense
+    MACs + 2E."""
     plain = srm_keras.count_macs(srm_keras.ResNet50(stride_on="1x1"))
     elements = 5_519_360
     srm = srm_keras.count_macs(srm_keras.SRMResNet50(stride_on="1x1")) - plain

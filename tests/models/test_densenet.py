@@ -6,7 +6,7 @@ import pytest
 
 import srm_keras
 from srm_keras import layers as recalibration_layers
-from srm_keras.models.densenet import DENSENETS
+from srm_keras.models.densenet_builder import DENSENETS
 from srm_keras.models.spec import NAMED_MODULES
 
 IMAGENET = [k for k, s in DENSENETS.items() if s.family == "imagenet"]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import srm_keras
+from srm_keras.models.densenet_builder import DENSENETS
 from srm_keras.models.spec import NAMED_MODULES, RESNETS
 
 IMAGENET_DEPTHS = [d for d, s in RESNETS.items() if s.family == "imagenet"]
@@ -39,7 +40,7 @@ def test_named_constructors_cover_the_table():
     for prefix in NAMED_MODULES.values():
         for depth in RESNETS:
             assert callable(getattr(srm_keras, f"{prefix}ResNet{depth}"))
-    assert len(srm_keras.list_models()) == len(NAMED_MODULES) * len(RESNETS)
+    assert len(srm_keras.list_models()) == len(NAMED_MODULES) * (len(RESNETS) + len(DENSENETS))
     assert "srm_resnet50" in srm_keras.list_models()
     assert srm_keras.SRMResNet56.__name__ == "SRMResNet56"
 

@@ -43,7 +43,9 @@ def test_imagenet_recipes_are_the_papers(path):
     assert config.augment == "imagenet" and config.dataset == "imagenet2012"
 
 
-@pytest.mark.parametrize("path", [p for p in RECIPES if p.stem.startswith("cifar10_")])
+@pytest.mark.parametrize(
+    "path", [p for p in RECIPES if p.stem.startswith("cifar10_") and "resnet" in p.stem]
+)
 def test_cifar_recipes_follow_he_et_al(path):
     config = TrainConfig.from_file(path)
     steps_per_epoch = -(-50_000 // config.batch_size)  # 391
@@ -158,3 +160,39 @@ def test_evaluating_a_model_file_of_a_run_uses_the_runs_split(tmp_path):
     path, settings = _settings(argparse.Namespace(model=str(run / "best.keras"), **flags))
     assert path == run / "best.keras"
     assert {key: settings[key] for key in recorded} == recorded
+
+
+@pytest.mark.parametrize(
+    "model, size",
+    [
+        ("srm_resnet20", 32),
+        ("resnet110", 32),
+        ("densenet_bc100", 32),
+        ("srm_resnet50", 224),
+        ("se_densenet121", 224),
+    ],
+)
+def test_the_default_image_size_is_the_models(model, size):
+    assert TrainConfig(model=model).image_size == size
+    assert TrainConfig(model=model, image_size=64).image_size == 64
+
+
+def test_recalibration_replaces_the_module_of_the_model_name():
+    config = TrainConfig(model="srm_resnet56", recalibration="ge_plus")
+    assert (config.model, config.recalibration, config.output) == (
+        "ge_plus_resnet56",
+        None,
+        "runs/ge_plus_resnet56",
+    )
+    assert TrainConfig(model="se_densenet_bc100", recalibration="none").model == "densenet_bc100"
+
+
+def test_model_keywords_are_checked_by_name():
+    from srm_keras.models import create_model
+
+    with pytest.raises(
+        ValueError, match=r"unknown keyword 'shortcutt' \(did you mean 'shortcut'\?\)"
+    ):
+        create_model("resnet20", shortcutt="B")
+    with pytest.raises(ValueError, match="is part of its name"):
+        create_model("resnet20", recalibration="ge_plus")

@@ -1,5 +1,5 @@
 """DenseNets (Huang, Liu, van der Maaten and Weinberger, "Densely Connected Convolutional
-Networks", CVPR 2017): the one table of variants and the one builder.
+Networks", CVPR 2017): the builder of the variants in ``srm_keras.models.spec.DENSENETS``.
 
 Each dense layer is BN -> ReLU -> [1x1 conv to 4k -> BN -> ReLU ->] 3x3 conv to k, the k new
 maps go through the recalibration module, and are concatenated to the layer's input. Transitions
@@ -9,87 +9,20 @@ are BN -> ReLU -> 1x1 conv (compressed) -> 2x2 average pool. See docs/densenet.m
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import keras
 
 from srm_keras import layers as recalibration_layers
 from srm_keras.models import blocks
-from srm_keras.models.resnet import POOLINGS, _head_dtype, _looks_channels_first
+from srm_keras.models.resnet_builder import POOLINGS, _head_dtype, _looks_channels_first
+from srm_keras.models.spec import (
+    BOTTLENECK_WIDTH,
+    DENSENETS,
+    DenseNetSpec,
+    model_stem,
+    variant_key,
+)
 from srm_keras.weights import is_checkpoint_path, load_keras_weights, load_torch_state_dict
-
-#: Width of the bottleneck 1x1 convolution, in multiples of the growth rate (torchvision's bn_size).
-BOTTLENECK_WIDTH = 4
-
-
-@dataclass(frozen=True)
-class DenseNetSpec:
-    """One variant of the DenseNet zoo.
-
-    Attributes:
-        family: ``"imagenet"`` (7x7 stride-2 stem conv, BN, ReLU, 3x3 max-pool; four blocks) or
-            ``"cifar"`` (a single 3x3 stem conv; three blocks).
-        blocks: dense layers per block.
-        growth_rate: k, the feature maps each dense layer adds.
-        stem_channels: output channels of the stem convolution.
-        bottleneck: whether a dense layer starts with a 1x1 convolution to 4k maps (the "B" of
-            DenseNet-BC).
-        compression: a transition keeps ``floor(compression * channels)`` maps (the "C").
-        label: the name the literature uses.
-    """
-
-    family: str
-    blocks: tuple[int, ...]
-    growth_rate: int
-    stem_channels: int
-    bottleneck: bool
-    compression: float
-    label: str
-
-    @property
-    def default_input_shape(self) -> tuple[int, int, int]:
-        return (224, 224, 3) if self.family == "imagenet" else (32, 32, 3)
-
-    @property
-    def default_classes(self) -> int:
-        return 1000 if self.family == "imagenet" else 10
-
-    @property
-    def total_stride(self) -> int:
-        """Downsampling from input to the last block: the smallest input side it accepts."""
-        stem = 4 if self.family == "imagenet" else 1
-        return stem * 2 ** (len(self.blocks) - 1)
-
-
-# Keyed by what follows "densenet" in the model names: densenet121, densenet_bc100.
-DENSENETS: dict[str, DenseNetSpec] = {
-    "121": DenseNetSpec("imagenet", (6, 12, 24, 16), 32, 64, True, 0.5, "DenseNet-121"),
-    "169": DenseNetSpec("imagenet", (6, 12, 32, 32), 32, 64, True, 0.5, "DenseNet-169"),
-    "201": DenseNetSpec("imagenet", (6, 12, 48, 32), 32, 64, True, 0.5, "DenseNet-201"),
-    "161": DenseNetSpec("imagenet", (6, 12, 36, 24), 48, 96, True, 0.5, "DenseNet-161"),
-    # (L - 4) / 3 layers per block; the stem has 16 maps (the paper's basic DenseNet).
-    "40": DenseNetSpec("cifar", (12, 12, 12), 12, 16, False, 1.0, "DenseNet (L=40, k=12)"),
-    # (L - 4) / 6 layers per block (two convolutions each); the stem has 2k maps.
-    "bc100": DenseNetSpec("cifar", (16, 16, 16), 12, 24, True, 0.5, "DenseNet-BC (L=100, k=12)"),
-}
-
-
-def variant_key(variant: int | str) -> str:
-    """``121`` / ``"121"`` / ``"BC100"`` -> the table key, or a ValueError listing the keys."""
-    key = str(variant).lower().lstrip("_")
-    if key not in DENSENETS:
-        imagenet = [k for k, s in DENSENETS.items() if s.family == "imagenet"]
-        cifar = [k for k, s in DENSENETS.items() if s.family == "cifar"]
-        raise ValueError(
-            f"Unsupported DenseNet variant {variant!r}. ImageNet: {', '.join(sorted(imagenet))}; "
-            f"CIFAR: {', '.join(cifar)} (e.g. densenet(121) or densenet('bc100'))."
-        )
-    return key
-
-
-def model_stem(key: str) -> str:
-    """The model-name stem of a table key: ``"densenet121"``, ``"densenet_bc100"``."""
-    return f"densenet{key}" if key.isdigit() else f"densenet_{key}"
 
 
 def densenet(
