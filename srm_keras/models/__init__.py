@@ -24,6 +24,8 @@ _NAMES = {
     "create_model": "zoo",
     "list_models": "zoo",
     "parse_model_name": "zoo",
+    "format_table": "table",
+    "zoo_table": "table",
 }
 
 

@@ -165,3 +165,44 @@ def test_notebook_runs(name, data_dir, tmp_path):
     ]
     # Every picture saved for the gallery is also shown in the notebook.
     assert len(shown) >= len(PICTURES[name])
+
+
+#: The packages a notebook may import names from: the public API (a package, not one of the
+#: modules inside it).
+PUBLIC = {
+    "srm_keras",
+    *(
+        f"srm_keras.{name}"
+        for name in (
+            "data",
+            "distributed",
+            "export",
+            "layers",
+            "models",
+            "training",
+            "tuning",
+            "weights",
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_notebook_uses_the_public_api_only(name):
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    private = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(
+            line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            private += [m for m in modules if m.startswith("srm_keras") and m not in PUBLIC]
+    assert private == [], f"{name} imports non-public modules: {private}"
