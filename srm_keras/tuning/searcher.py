@@ -10,9 +10,12 @@ import shutil
 from pathlib import Path
 
 import keras_tuner
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from srm_keras import storage
 from srm_keras.training import TrainConfig, files
+from srm_keras.training.plots import save_figure
 from srm_keras.tuning.hypermodel import RecalibratedResNetHyperModel, SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -62,7 +65,8 @@ def search(
         tuner: ``"random"``, ``"hyperband"`` or ``"bayesian"``.
         max_trials: trials to run (random and Bayesian search).
         space: the search space; default :class:`SearchSpace`.
-        output: folder for ``trials.csv``, ``trials.md``, ``best.keras``,
+        output: folder for ``trials.csv``, ``trials.md``, ``trials.png`` (each trial's score),
+            ``best.keras``,
             ``best_hyperparameters.json`` and keras-tuner's own state (``tuner/``).
         overwrite: start afresh instead of resuming a search found in ``output``.
         seed: seed of the tuner's sampling.
@@ -98,12 +102,39 @@ def search(
         raise ValueError(f"The search in {output} finished no trial; see the log above.")
     storage.write_text(output / "trials.csv", format_csv(rows))
     storage.write_text(output / "trials.md", format_markdown(rows))
+    save_figure(trials_figure(rows), output / "trials.png")
     best_hp = instance.get_best_hyperparameters(1)[0]
     best_values = {name: best_hp.get(name) for name in HYPERPARAMETERS}
     storage.write_json(output / "best_hyperparameters.json", best_values)
     best_model = output / "best.keras"
     files.save_model(instance.get_best_models(1)[0], best_model)
     return SearchResult(rows, best_model, best_values, output)
+
+
+def trials_figure(rows: list[dict]) -> Figure:
+    """Each finished trial's score, best first, labelled with its module and depth and coloured
+    by module: which modules the search favoured, at a glance."""
+    finished = [row for row in rows if row["score"] is not None]
+    modules = sorted({str(row["recalibration"]) for row in finished})
+    colors = {module: f"C{index}" for index, module in enumerate(modules)}
+    fig = Figure(figsize=(max(5.0, 0.45 * len(finished) + 2), 4))
+    ax = fig.subplots()
+    positions = range(len(finished))
+    ax.bar(
+        positions,
+        [row["score"] for row in finished],
+        color=[colors[str(row["recalibration"])] for row in finished],
+    )
+    ax.set_xticks(
+        list(positions),
+        [f"{row['trial']}\n{row['recalibration']}-{row['depth']}" for row in finished],
+        fontsize=7,
+    )
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("keras-tuner trials, best first")
+    ax.legend(handles=[Patch(color=colors[module], label=module) for module in modules], fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
 
 
 def trial_rows(tuner: keras_tuner.Tuner) -> list[dict]:

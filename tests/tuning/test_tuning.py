@@ -91,6 +91,7 @@ def test_random_search_on_digits_writes_table_and_best_model(tmp_path):
     assert len(rows) == 2 and all(row["status"] == "completed" for row in rows)
     assert float(rows[0]["score"]) >= float(rows[1]["score"])
     assert "| trial |" in (tmp_path / "tune" / "trials.md").read_text()
+    assert (tmp_path / "tune" / "trials.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     model = keras.models.load_model(result.best_model)
     assert model.name.endswith("resnet20")
     assert result.best_hyperparameters["recalibration"] in ("none", "srm")
