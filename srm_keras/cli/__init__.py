@@ -26,6 +26,7 @@ import sys
 import warnings
 
 from srm_keras import __version__
+from srm_keras._import_hooks import around_first_import
 from srm_keras.errors import DiskFullError, FolderBusy
 
 # Sub-command modules, in the order ``srm-keras --help`` lists them.
@@ -35,6 +36,8 @@ COMMANDS = (
     "worker",
     "evaluate",
     "plot",
+    "compare",
+    "analyze",
     "demo",
     "export",
     "verify",
@@ -104,11 +107,28 @@ def quiet_libraries(verbose: bool) -> None:
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # read when TensorFlow loads
+    if "tensorflow" not in sys.modules:
+        # TensorFlow's native libraries log as they load, before any setting applies.
+        around_first_import("tensorflow", _without_stderr)
     pattern = r"^(" + "|".join(NOISY) + r")(\.|$)"
     for category in (DeprecationWarning, FutureWarning, UserWarning, RuntimeWarning):
         warnings.filterwarnings("ignore", category=category, module=pattern)
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _without_stderr(run) -> None:
+    """``run()`` with file descriptor 2 pointed at the null device (native code writes there)."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        run()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def main(argv: list[str] | None = None) -> int:

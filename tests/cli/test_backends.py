@@ -43,6 +43,8 @@ def test_the_command_runs_end_to_end_when_keras_is_set_to_jax_or_torch(tmp_path)
     )
     assert train.returncode == 0, train.stderr[-3000:]
     assert NOTICE.format("jax") in train.stderr
+    # Quiet by default: TensorFlow's native start-up lines are kept off the output.
+    assert "absl::InitializeLog" not in train.stderr and "oneDNN" not in train.stderr
     assert json.loads((run / "final_metrics.json").read_text())["epochs_completed"] == 1
 
     keras_home = tmp_path / "keras_home"  # a keras.json that names torch, no variable
