@@ -5,6 +5,8 @@ At inference a module's BN is a per-channel affine map ``s * (z - moving_mean) +
 
 * SRM: ``z = w_mean * mean + w_std * std`` (the CFC) becomes
   ``z = s * w_mean * mean + s * w_std * std + (beta - s * moving_mean)``: 2C weights + C bias.
+  The pooling variants (``srm_mean``, ``srm_std``, any ``pooling``) fold alike, P C weights +
+  C bias; the MLP integration (``srm_mlp``) is not folded and is copied with its BN.
 * GE (global extent): ``z = sum(kernel * x) + bias`` becomes
   ``z = sum(s * kernel * x) + s * (bias - moving_mean) + beta``.
 
@@ -42,8 +44,10 @@ logger = logging.getLogger(__name__)
 def fold_model(model: keras.Model) -> tuple[keras.Model, list[str]]:
     """A copy of ``model`` with every foldable module's BN folded; and the folded layer names.
 
-    Foldable: SRM, and GE with a global parametric gather (with or without the GE-θ⁺
-    bottleneck). Other layers are copied unchanged. ``model`` must compute in float32.
+    Foldable: SRM with the CFC integration (any pooling), and GE with a global parametric
+    gather (with or without the GE-θ⁺ bottleneck); see :func:`srm_keras.layers.is_foldable`.
+    Other layers, SRM's MLP integration among them, are copied unchanged. ``model`` must
+    compute in float32.
     """
     folded = [layer.name for layer in model.layers if is_foldable(layer)]
     if not folded:

@@ -20,7 +20,12 @@ from keras import ops
 
 from srm_keras.layers.ge import GLOBAL, GatherExcitation
 from srm_keras.layers.se import add_excitation_weights, excite
-from srm_keras.layers.srm import StyleRecalibration, style_pool
+from srm_keras.layers.srm import (
+    DEFAULT_POOLING,
+    StyleRecalibration,
+    pool_statistics,
+    pooling_tuple,
+)
 
 
 def _bn_scale_shift(bn: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +65,10 @@ class FoldedStyleRecalibration(keras.layers.Layer):
     (mean, std) pair so that int8 converters quantise its weights per channel. The statistics,
     kernel and bias are in float32 (float64 under a float64 policy), as in SRM.
 
+    The pooling variants of SRM (``pooling``, e.g. ``srm_mean``, ``srm_std``) fold the same
+    way, with one kernel position per pooled statistic, in the order of ``pooling``:
+    ``(P + 1) * channels`` numbers. The MLP integration (``srm_mlp``) has no folded form here.
+
     For inference only: :func:`srm_keras.export.folding.fold_model` builds it from a trained
     model; trained on its own it would be SRM without its batch normalisation. Works at any
     spatial size, including 1x1 (the variance is then 0, never NaN).
@@ -67,15 +76,17 @@ class FoldedStyleRecalibration(keras.layers.Layer):
     Args:
         ddof: delta degrees of freedom of the variance, as in ``StyleRecalibration``.
         epsilon: added to the variance inside the square root, as in ``StyleRecalibration``.
+        pooling: the pooled statistics, as in ``StyleRecalibration`` (default mean and std).
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
-    ``get_config()`` returns ``ddof``, ``epsilon`` and the base layer's keys, and
-    ``from_config`` rebuilds an equal layer (weights travel separately, as for any layer).
+    ``get_config()`` returns ``ddof``, ``epsilon``, ``pooling`` and the base layer's keys, and
+    ``from_config`` rebuilds an equal layer (weights travel separately, as for any layer);
+    configs saved before ``pooling`` existed load with the default.
 
     Input shape: ``(batch, height, width, channels)``. Output shape: the same.
     """
 
-    def __init__(self, ddof=1, epsilon=1e-5, **kwargs):
+    def __init__(self, ddof=1, epsilon=1e-5, pooling=DEFAULT_POOLING, **kwargs):
         super().__init__(**kwargs)
         if ddof not in (0, 1):
             raise ValueError(f"ddof must be 1 or 0, as in StyleRecalibration; received {ddof!r}.")
@@ -83,22 +94,26 @@ class FoldedStyleRecalibration(keras.layers.Layer):
             raise ValueError(f"epsilon must be positive; received epsilon={epsilon!r}.")
         self.ddof = ddof
         self.epsilon = epsilon
+        self.pooling = pooling_tuple(pooling)
         self.statistics_dtype = "float64" if self.compute_dtype == "float64" else "float32"
 
     @classmethod
     def from_module(cls, module: StyleRecalibration) -> FoldedStyleRecalibration:
-        """The folded form of a built ``StyleRecalibration``, with its name and dtype policy."""
-        if not isinstance(module, StyleRecalibration):
+        """The folded form of a built ``StyleRecalibration`` with the CFC integration (any
+        pooling), with its name and dtype policy."""
+        if not (isinstance(module, StyleRecalibration) and is_foldable(module)):
             raise ValueError(
-                f"FoldedStyleRecalibration folds a StyleRecalibration; received "
-                f"{type(module).__name__}."
+                f"FoldedStyleRecalibration folds a StyleRecalibration with the CFC integration "
+                f"(any pooling); received {_describe(module)}."
             )
         _check_built(module)
-        layer = cls(module.ddof, module.epsilon, name=module.name, dtype=module.dtype_policy)
+        layer = cls(
+            module.ddof, module.epsilon, module.pooling, name=module.name, dtype=module.dtype_policy
+        )
         channels = module.cfc.shape[0]
         layer.build((None, None, None, channels))
         scale, shift = _bn_scale_shift(module.bn)
-        cfc = ops.convert_to_numpy(module.cfc) * scale[:, None]  # (C, 2)
+        cfc = ops.convert_to_numpy(module.cfc) * scale[:, None]  # (C, P)
         layer.set_weights([cfc.T[None, :, :, None], shift])
         return layer
 
@@ -109,10 +124,11 @@ class FoldedStyleRecalibration(keras.layers.Layer):
                 f"width, channels) with a known number of channels; received {input_shape}."
             )
         channels = input_shape[-1]
-        # Depthwise layout (1, 2, C, 1): width position 0 weighs the mean, 1 the std.
+        # Depthwise layout (1, P, C, 1): width position j weighs statistic j of self.pooling
+        # (by default 0 the mean, 1 the std).
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(1, 2, channels, 1),
+            shape=(1, len(self.pooling), channels, 1),
             initializer="zeros",
             dtype=self.statistics_dtype,
             autocast=False,
@@ -126,8 +142,10 @@ class FoldedStyleRecalibration(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        mean, std = style_pool(inputs, self.ddof, self.epsilon, self.statistics_dtype)
-        stats = ops.stack([mean, std], axis=1)[:, None]  # (N, 1, 2, C)
+        statistics = pool_statistics(
+            inputs, self.pooling, self.ddof, self.epsilon, self.statistics_dtype
+        )
+        stats = ops.stack(statistics, axis=1)[:, None]  # (N, 1, P, C)
         z = ops.depthwise_conv(stats, self.kernel, strides=1, padding="valid")[:, 0, 0, :]
         gate = ops.sigmoid(z + self.bias)
         return inputs * ops.cast(gate[:, None, None, :], inputs.dtype)
@@ -136,7 +154,12 @@ class FoldedStyleRecalibration(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "ddof": self.ddof, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "ddof": self.ddof,
+            "epsilon": self.epsilon,
+            "pooling": list(self.pooling),
+        }
 
 
 @keras.saving.register_keras_serializable(package="srm_keras")
@@ -246,16 +269,24 @@ class FoldedGatherExcitation(keras.layers.Layer):
 
 
 def _describe(layer) -> str:
+    if isinstance(layer, StyleRecalibration):
+        return (
+            f"StyleRecalibration(pooling={list(layer.pooling)!r}, "
+            f"integration={layer.integration!r})"
+        )
     if isinstance(layer, GatherExcitation):
         return f"GatherExcitation(extent={layer.extent!r}, parametric={layer.parametric})"
     return type(layer).__name__
 
 
 def is_foldable(layer: keras.layers.Layer) -> bool:
-    """Whether :func:`fold_module` has an inference form for ``layer``: SRM, and GE with the
-    parametric global gather (with or without the GE-θ⁺ bottleneck)."""
+    """Whether :func:`fold_module` has an inference form for ``layer``: SRM with the CFC
+    integration (any pooling: ``srm``, ``srm_mean``, ``srm_std``), and GE with the parametric
+    global gather (with or without the GE-θ⁺ bottleneck). Not SRM's MLP integration
+    (``srm_mlp``): its BN follows a dense layer, and the int8 reason for folding (the CFC
+    quantised per channel as a depthwise convolution) does not apply; models keep it as is."""
     if isinstance(layer, StyleRecalibration):
-        return True
+        return layer.integration == "cfc"
     return isinstance(layer, GatherExcitation) and layer.parametric and layer.extent == GLOBAL
 
 

@@ -15,6 +15,11 @@ from srm_keras.layers.srm import StyleRecalibration
 # name -> (layer class, constructor defaults). Variants of one class are entries with defaults.
 _REGISTRY: dict[str, tuple[type[keras.layers.Layer], dict]] = {
     "srm": (StyleRecalibration, {}),
+    # The SRM paper's ablations (docs/design.md §1); other poolings, max included, through
+    # StyleRecalibration's pooling argument.
+    "srm_mean": (StyleRecalibration, {"pooling": ["mean"]}),
+    "srm_std": (StyleRecalibration, {"pooling": ["std"]}),
+    "srm_mlp": (StyleRecalibration, {"integration": "mlp"}),
     "se": (SqueezeExcitation, {}),
     "ge": (GatherExcitation, {}),
     "ge_minus": (GatherExcitation, {"parametric": False}),
