@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 #: Sub-packages, loaded on first use. ``srm_keras.export`` is also callable:
 #: ``srm_keras.export(model, "export/srm_resnet50")``.
 _SUBPACKAGES = (
+    "analysis",
     "benchmark",
     "data",
     "distributed",
