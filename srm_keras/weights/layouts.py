@@ -114,6 +114,12 @@ def _timm_se(block: str, layer: SqueezeExcitation) -> list[Binding]:
 
 def _reference_srm(block: str, layer: StyleRecalibration) -> list[Binding]:
     # Both sides store the CFC as (C, 2) and compute z = cfc[:, 0] * mean + cfc[:, 1] * std.
+    if tuple(layer.pooling) != ("mean", "std") or layer.integration != "cfc":
+        raise ValueError(
+            f"Layer {layer.name!r} is an SRM ablation variant (pooling={list(layer.pooling)}, "
+            f"integration={layer.integration!r}) that the SRM release does not have: its SRM "
+            "pools mean and std into the channel-wise CFC (recalibration='srm')."
+        )
     p = f"{block}.rclb"
     return [Binding(f"{p}.cfc", layer.cfc, "copy", layer.name)] + _batch_norm(
         f"{p}.bn", layer.bn, layer.name

@@ -165,3 +165,13 @@ def test_nested_mapping_with_data_parallel_prefix(model, state):
     np.testing.assert_array_equal(
         np.asarray(model.get_layer("stage1_block1_srm").cfc.value), state["layer1.0.rclb.cfc"]
     )
+
+
+@pytest.mark.parametrize("key", ["srm_mean", "srm_mlp"])
+def test_srm_ablation_variants_have_no_release_layout(key):
+    import srm_keras
+    from srm_keras.weights import export_torch_state_dict
+
+    model = srm_keras.create_model(f"{key}_resnet20", input_shape=(8, 8, 3), classes=3)
+    with pytest.raises(ValueError, match="SRM ablation variant"):
+        export_torch_state_dict(model, layout="srm_reference")
