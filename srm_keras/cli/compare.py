@@ -2,7 +2,7 @@
 
 The recipe flags are those of ``srm-keras train`` (:func:`srm_keras.cli.train.add_config_flags`),
 less ``--recalibration``, which ``--modules`` replaces; the work is
-:func:`srm_keras.training.compare.compare`.
+:func:`srm_keras.training.compare_modules`.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ def run(args) -> int:
         CSV,
         FIGURE,
         MARKDOWN,
-        compare,
+        compare_modules,
         default_output,
         format_markdown,
     )
 
     config = config_from_args(args)
     output = args.comparison_output or default_output(config)
-    rows = compare(config, args.modules, output)
+    rows = compare_modules(config, args.modules, output)
     print(format_markdown(rows), end="")
     print(f"wrote {CSV}, {MARKDOWN} and {FIGURE} in {output}/ (the runs: {output}/<model>/)")
     return 0

@@ -13,6 +13,7 @@ import importlib
 _NAMES = {
     "AtomicBackupAndRestore": "callbacks",
     "BestModelCheckpoint": "callbacks",
+    "compare_modules": "compare",
     "HistoryCSV": "callbacks",
     "LearningRateLogger": "callbacks",
     "TrainConfig": "config",

@@ -1,5 +1,5 @@
-"""``compare(config, modules, output)``: one recipe, several recalibration modules, one table and
-one figure.
+"""``compare_modules(config, modules, output)``: one recipe, several recalibration modules, one
+table and one figure.
 
 Each module's run is :func:`~srm_keras.training.train` of the recipe with that module swapped in
 (``recalibration``), in its own run folder ``OUTPUT/<model name>/``, so it keeps every guarantee
@@ -78,7 +78,7 @@ def default_output(config: TrainConfig) -> Path:
     return Path("runs") / f"compare_{plain}_{dataset}"
 
 
-def compare(
+def compare_modules(
     config: TrainConfig, modules: Sequence[str], output: str | os.PathLike
 ) -> list[dict[str, Any]]:
     """Train ``config`` once per module of ``modules`` and write the comparison (module doc).
