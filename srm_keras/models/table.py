@@ -6,6 +6,7 @@ import logging
 
 import keras
 
+from srm_keras.models.names import model_name
 from srm_keras.models.profile import count_macs, count_params
 from srm_keras.models.spec import PAPER_IMAGENET, RESNETS
 from srm_keras.models.zoo import create_model, list_models, parse_model_name
@@ -25,15 +26,32 @@ def zoo_table(names: list[str] | None = None) -> list[dict]:
     ``matches_paper``: parameters equal to the paper's 0.01M, and GMACs, rounded to the paper's
     0.01G, within one unit of it (docs/design.md §7: the paper's ResNet-101 baseline is printed
     0.01G above the analytic count, and its module rows are offset with it).
+
+    A model with a module also has ``params_overhead`` and ``macs_overhead``: what the module
+    adds, as a fraction of the plain network of the same depth (counted too when it is not a
+    row of the table).
     """
     names = list(PAPER_IMAGENET) if names is None else names
     rows = []
+    counted: dict[str, tuple[int, int]] = {}
+
+    def counts(name: str) -> tuple[int, int]:
+        if name not in counted:
+            model = create_model(name)
+            counted[name] = (count_params(model), count_macs(model))
+            del model
+            keras.backend.clear_session()
+        return counted[name]
+
     for index, name in enumerate(names, start=1):
         logger.info("[%d/%d] %s", index, len(names), name)
-        model = create_model(name)
-        row = {"name": name, "params": count_params(model), "gmacs": count_macs(model) / 1e9}
-        del model
-        keras.backend.clear_session()
+        params, macs = counts(name)
+        row = {"name": name, "params": params, "gmacs": macs / 1e9}
+        family, key, module = parse_model_name(name)
+        if module is not None:
+            plain_params, plain_macs = counts(model_name(family, key, None))
+            row["params_overhead"] = params / plain_params - 1
+            row["macs_overhead"] = macs / plain_macs - 1
         if _has_bottlenecks(name):
             row["gmacs_1x1"] = count_macs(create_model(name, stride_on="1x1")) / 1e9
             keras.backend.clear_session()
@@ -59,12 +77,17 @@ def _has_bottlenecks(name: str) -> bool:
 def format_table(rows: list[dict]) -> str:
     """The rows as a Markdown table."""
     lines = [
-        "| model | params | GMACs (v1.5) | GMACs (1x1) | paper params | paper GFLOPs "
-        "| paper top-1 / top-5 | match |",
-        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+        "| model | params | GMACs (v1.5) | GMACs (1x1) | module cost (params / MACs) "
+        "| paper params | paper GFLOPs | paper top-1 / top-5 | match |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for row in rows:
         one_by_one = f"{row['gmacs_1x1']:.3f}" if "gmacs_1x1" in row else "–"
+        cost = (
+            f"+{100 * row['params_overhead']:.2f}% / +{100 * row['macs_overhead']:.2f}%"
+            if "params_overhead" in row
+            else "–"
+        )
         if "paper_params_m" in row:
             paper = (
                 f"{row['paper_params_m']:.2f}M | {row['paper_gflops']:.2f} | "
@@ -74,7 +97,8 @@ def format_table(rows: list[dict]) -> str:
         else:
             paper = "– | – | – | –"
         lines.append(
-            f"| {row['name']} | {row['params']:,} | {row['gmacs']:.3f} | {one_by_one} | {paper} |"
+            f"| {row['name']} | {row['params']:,} | {row['gmacs']:.3f} | {one_by_one} | {cost} "
+            f"| {paper} |"
         )
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ def _perturbed_mssar_resnet20(seed):
     """perturbed_resnet20 randomises the modules' batch normalisations; the modules' kernels
     and gate bias are randomised here too, since a zero expansion kernel gives gates of 0.5
     everywhere and would leave the spatial paths untested."""
+    keras.utils.set_random_seed(seed)  # the convolutions' initial kernels too
     model = perturbed_resnet20("mssar", seed=seed)
     rng = np.random.default_rng(seed + 100)
     modules = [layer for layer in model.layers if isinstance(layer, MultiScaleSpatialRecalibration)]
@@ -39,10 +40,16 @@ def test_mssar_resnet20_exports_with_parity(tmp_path, digits, digits_arrays):
     images = preprocess_input(digits_arrays[2][:8])
     probe = keras.Model(model.inputs, [t for m in modules[:6] for t in (m.input, m.output)])
     tensors = probe.predict(images, verbose=0)
+    spreads = []
     for module_input, module_output in zip(tensors[::2], tensors[1::2]):
         gate = module_output / np.where(module_input == 0, 1, module_input)
-        spread = np.where(module_input == 0, 0, gate).std(axis=(1, 2))
-        assert np.median(spread) > 0.01
+        spreads.append(float(np.median(np.where(module_input == 0, 0, gate).std(axis=(1, 2)))))
+    # A gate constant over space spreads by float32 rounding only (~1e-7 of gates near 0.5);
+    # 1e-4 separates that from real variation. Some initial kernels leave a module's gate
+    # constant over space (with seed 4, the first module's), so the check asks for most of the
+    # modules, in both stages (measured with seed 4: 5 of 6, spreads 3e-2 to 0.19).
+    varying = [spread > 1e-4 for spread in spreads]
+    assert sum(varying) >= 4 and any(varying[:3]) and any(varying[3:]), spreads
 
     report = export(
         model,
