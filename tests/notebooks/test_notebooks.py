@@ -34,6 +34,13 @@ SMALL = {
     },
     "04_tuning.ipynb": {"EPOCHS": 1, "IMAGE_SIZE": 8, "MAX_TRIALS": 2, "BATCH_SIZES": [64]},
     "05_pretrained_weights.ipynb": {"EPOCHS": 1, "IMAGE_SIZE": 8, "IMAGENET_MODEL": "srm_resnet18"},
+    "06_paper_analyses.ipynb": {
+        "EPOCHS": 1,
+        "IMAGE_SIZE": 8,
+        "MODULES": ["srm", "srm_mlp"],
+        "FRACTIONS": [0.0, 0.5],
+        "CRITERIA": ["gate", "random"],
+    },
 }
 # The README's gallery: the pictures each notebook writes when SAVE_GALLERY is on.
 PICTURES = {
@@ -42,6 +49,7 @@ PICTURES = {
     "03_export_and_serve.ipynb": {"export_parity.png"},
     "04_tuning.ipynb": {"tuning_trials.png"},
     "05_pretrained_weights.ipynb": set(),
+    "06_paper_analyses.ipynb": {"ablations.png", "pruning_curves.png"},
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PICTURE_BYTES = 200_000
