@@ -182,6 +182,7 @@ PUBLIC = {
     *(
         f"srm_keras.{name}"
         for name in (
+            "analysis",
             "data",
             "distributed",
             "export",
