@@ -13,7 +13,7 @@ documented reconstructions whose numbers are ours:
 Names are loaded on first use.
 """
 
-import importlib
+from srm_keras._lazy import attach
 
 _NAMES = {
     "GateStatistics": "gates",
@@ -41,12 +41,4 @@ _NAMES = {
 
 __all__ = sorted(_NAMES)
 
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted({*globals(), *_NAMES})
+__getattr__, __dir__ = attach(__name__, _NAMES)

@@ -8,7 +8,7 @@ crash-safe, resumable runs.
 Names are loaded on first use: ``srm_keras.training.config`` (the settings) needs no TensorFlow.
 """
 
-import importlib
+from srm_keras._lazy import attach
 
 _NAMES = {
     "AtomicBackupAndRestore": "callbacks",
@@ -33,12 +33,4 @@ _NAMES = {
 
 __all__ = sorted(_NAMES)
 
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted({*globals(), *_NAMES})
+__getattr__, __dir__ = attach(__name__, _NAMES)

@@ -3,8 +3,7 @@
 Names are loaded on first use (keras-tuner and TensorFlow come with the first of them).
 """
 
-import importlib
-
+from srm_keras._lazy import attach
 from srm_keras.tuning.names import MODULES, TUNER_NAMES
 
 _NAMES = {
@@ -17,12 +16,4 @@ _NAMES = {
 
 __all__ = ["MODULES", "TUNER_NAMES", *sorted(_NAMES)]
 
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted({*globals(), *_NAMES})
+__getattr__, __dir__ = attach(__name__, _NAMES)

@@ -8,7 +8,7 @@ srm_keras.weights.load_torch_state_dict(model, "seresnet50.safetensors")
 Names are loaded on first use: reading and writing checkpoint files needs no Keras.
 """
 
-import importlib
+from srm_keras._lazy import attach
 
 _NAMES = {
     "HeadMismatch": "head",
@@ -35,12 +35,4 @@ _NAMES = {
 
 __all__ = sorted(_NAMES)
 
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted({*globals(), *_NAMES})
+__getattr__, __dir__ = attach(__name__, _NAMES)
