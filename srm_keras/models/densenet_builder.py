@@ -14,7 +14,7 @@ import keras
 
 from srm_keras import layers as recalibration_layers
 from srm_keras.models import blocks
-from srm_keras.models.resnet_builder import POOLINGS, _head_dtype, _looks_channels_first
+from srm_keras.models.inputs import check_options, head_dtype, image_input
 from srm_keras.models.spec import (
     BOTTLENECK_WIDTH,
     DENSENETS,
@@ -79,7 +79,7 @@ def densenet(
     spec = DENSENETS[key]
     factory = recalibration_layers.get(recalibration)
     module_name = recalibration_layers.short_name(recalibration)
-    _check_options(pooling, weights, recalibration_kwargs)
+    check_options(pooling, weights, recalibration_kwargs)
     # Classes given with weights: a new head on purpose, so a checkpoint's other head is no news.
     new_head = classes is not None
     if include_top:
@@ -87,7 +87,7 @@ def densenet(
         if not isinstance(classes, int) or isinstance(classes, bool) or classes <= 0:
             raise ValueError(f"classes must be a positive integer; received classes={classes!r}.")
 
-    inputs, x = _image_input(spec, input_tensor, input_shape)
+    inputs, x = image_input(spec, spec.label, input_tensor, input_shape)
     x = _stem(x, spec)
     for index, count in enumerate(spec.blocks, start=1):
         for layer in range(1, count + 1):
@@ -109,7 +109,7 @@ def densenet(
         x = keras.layers.Dense(classes, name="logits")(x)
         if classifier_activation is not None:
             x = keras.layers.Activation(
-                classifier_activation, dtype=_head_dtype(), name="predictions"
+                classifier_activation, dtype=head_dtype(), name="predictions"
             )(x)
     elif pooling == "avg":
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -191,58 +191,3 @@ def _stem(x, spec: DenseNetSpec):
     # Zero padding equals PyTorch's -inf padding here: the inputs are ReLU outputs.
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
     return keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
-
-
-def _check_options(pooling, weights, recalibration_kwargs) -> None:
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be None, 'avg' or 'max'; received {pooling!r}.")
-    if recalibration_kwargs is not None and not isinstance(recalibration_kwargs, dict):
-        raise ValueError(
-            f"recalibration_kwargs must be a dict; received {type(recalibration_kwargs).__name__}."
-        )
-    if weights is not None:
-        if weights == "imagenet":
-            raise ValueError(
-                "srm_keras downloads no weights: pass weights=None, or the path of a local "
-                "weights file (.weights.h5 / .keras) or PyTorch checkpoint (.safetensors / .pth)."
-            )
-        if not os.path.isfile(os.fspath(weights)):
-            raise ValueError(f"weights file not found: {os.fspath(weights)!r}.")
-
-
-def _image_input(spec: DenseNetSpec, input_tensor, input_shape):
-    """The model input and the tensor the stem starts from."""
-    if input_shape is None:
-        if input_tensor is not None:
-            input_shape = tuple(input_tensor.shape[1:])
-        else:
-            input_shape = spec.default_input_shape
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or input_shape[-1] is None:
-        raise ValueError(
-            "input_shape must be (height, width, channels) with known channels; "
-            f"received {input_shape}."
-        )
-    smallest = spec.total_stride
-    if _looks_channels_first(input_shape, smallest):
-        channels, height, width = input_shape
-        raise ValueError(
-            f"input_shape={input_shape} looks channels-first (channels, height, width); the "
-            "models take (height, width, channels): pass "
-            f"input_shape=({height}, {width}, {channels})."
-        )
-    for side in input_shape[:2]:
-        if side is not None and side < smallest:
-            raise ValueError(
-                f"Input {input_shape[0]}x{input_shape[1]} is too small for {spec.label}: each "
-                f"side must be at least {smallest} pixels (the network's total stride). Resize "
-                f"the images, e.g. input_shape=({smallest * 7}, {smallest * 7}, "
-                f"{input_shape[-1]})."
-            )
-    if input_tensor is None:
-        image = keras.Input(shape=input_shape, name="images")
-        return image, image
-    if not keras.backend.is_keras_tensor(input_tensor):
-        image = keras.Input(tensor=input_tensor, shape=input_shape, name="images")
-        return image, image
-    return keras.utils.get_source_inputs(input_tensor), input_tensor

@@ -8,12 +8,12 @@ import keras
 
 from srm_keras import layers as recalibration_layers
 from srm_keras.models import blocks
+from srm_keras.models.inputs import check_options, head_dtype, image_input
 from srm_keras.models.spec import ResNetSpec, get_spec
 from srm_keras.weights import is_checkpoint_path, load_keras_weights, load_torch_state_dict
 
 STRIDE_PLACES = ("3x3", "1x1")
 SHORTCUTS = ("A", "B")
-POOLINGS = (None, "avg", "max")
 
 
 def resnet(
@@ -83,7 +83,7 @@ def resnet(
         if not isinstance(classes, int) or isinstance(classes, bool) or classes <= 0:
             raise ValueError(f"classes must be a positive integer; received classes={classes!r}.")
 
-    inputs, x = _image_input(spec, input_tensor, input_shape)
+    inputs, x = image_input(spec, f"a {spec.family} ResNet", input_tensor, input_shape)
     x = _stem(x, spec)
     for stage, (count, width) in enumerate(zip(spec.blocks, spec.widths), start=1):
         for index in range(1, count + 1):
@@ -106,7 +106,7 @@ def resnet(
         x = keras.layers.Dense(classes, name="logits")(x)
         if classifier_activation is not None:
             x = keras.layers.Activation(
-                classifier_activation, dtype=_head_dtype(), name="predictions"
+                classifier_activation, dtype=head_dtype(), name="predictions"
             )(x)
     elif pooling == "avg":
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -133,71 +133,8 @@ def _check_options(spec, stride_on, shortcut, pooling, weights, recalibration_kw
         raise ValueError(
             f"shortcut must be 'A' (padded identity) or 'B' (1x1 conv + BN); received {shortcut!r}."
         )
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be None, 'avg' or 'max'; received {pooling!r}.")
-    if recalibration_kwargs is not None and not isinstance(recalibration_kwargs, dict):
-        raise ValueError(
-            f"recalibration_kwargs must be a dict; received {type(recalibration_kwargs).__name__}."
-        )
-    if weights is not None:
-        if weights == "imagenet":
-            raise ValueError(
-                "srm_keras downloads no weights: pass weights=None, or the path of a local "
-                "weights file (.weights.h5 / .keras) or PyTorch checkpoint (.safetensors / .pth)."
-            )
-        if not os.path.isfile(os.fspath(weights)):
-            raise ValueError(f"weights file not found: {os.fspath(weights)!r}.")
+    check_options(pooling, weights, recalibration_kwargs)
     return shortcut
-
-
-def _image_input(spec: ResNetSpec, input_tensor, input_shape):
-    """The model input and the tensor the stem starts from."""
-    if input_shape is None:
-        if input_tensor is not None:
-            input_shape = tuple(input_tensor.shape[1:])
-        else:
-            input_shape = spec.default_input_shape
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or input_shape[-1] is None:
-        raise ValueError(
-            "input_shape must be (height, width, channels) with known channels; "
-            f"received {input_shape}."
-        )
-    smallest = spec.total_stride
-    if _looks_channels_first(input_shape, smallest):
-        channels, height, width = input_shape
-        raise ValueError(
-            f"input_shape={input_shape} looks channels-first (channels, height, width); the "
-            "models take (height, width, channels): pass "
-            f"input_shape=({height}, {width}, {channels})."
-        )
-    for side in input_shape[:2]:
-        if side is not None and side < smallest:
-            raise ValueError(
-                f"Input {input_shape[0]}x{input_shape[1]} is too small for a {spec.family} "
-                f"ResNet: each side must be at least {smallest} pixels (the network's total "
-                f"stride). Resize the images, e.g. input_shape=({smallest * 7}, {smallest * 7}, "
-                f"{input_shape[-1]})."
-            )
-    if input_tensor is None:
-        image = keras.Input(shape=input_shape, name="images")
-        return image, image
-    if not keras.backend.is_keras_tensor(input_tensor):
-        image = keras.Input(tensor=input_tensor, shape=input_shape, name="images")
-        return image, image
-    return keras.utils.get_source_inputs(input_tensor), input_tensor
-
-
-def _looks_channels_first(input_shape, smallest: int) -> bool:
-    """(3, 32, 32): a channel count first, too small for a side, and sides after it."""
-    first, second, last = input_shape
-    return (
-        first in (1, 3, 4)
-        and first < smallest
-        and last is not None
-        and last >= smallest
-        and (second is None or second >= smallest)
-    )
 
 
 def _stem(x, spec: ResNetSpec):
@@ -209,11 +146,3 @@ def _stem(x, spec: ResNetSpec):
     # Zero padding equals PyTorch's -inf padding here: the inputs are ReLU outputs.
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
     return keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
-
-
-def _head_dtype() -> str:
-    """The softmax runs in float32 under mixed precision (float16 probabilities lose the small
-    classes), and in float64 under a float64 policy, so it never lowers the model's precision."""
-    return (
-        "float64" if keras.mixed_precision.global_policy().compute_dtype == "float64" else "float32"
-    )
