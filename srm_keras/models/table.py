@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
-import keras
-
+from srm_keras.models.counts import model_counts
 from srm_keras.models.names import model_name
-from srm_keras.models.profile import count_macs, count_params
 from srm_keras.models.spec import PAPER_IMAGENET, RESNETS
-from srm_keras.models.zoo import create_model, list_models, parse_model_name
-
-logger = logging.getLogger(__name__)
-
+from srm_keras.models.zoo import list_models, parse_model_name
 
 def zoo_table(names: list[str] | None = None) -> list[dict]:
     """One row per model: trainable parameters, GMACs in both layouts, and the paper's figures.
@@ -30,6 +23,9 @@ def zoo_table(names: list[str] | None = None) -> list[dict]:
     A model with a module also has ``params_overhead`` and ``macs_overhead``: what the module
     adds, as a fraction of the plain network of the same depth (counted too when it is not a
     row of the table).
+
+    The counts come from the spec tables (:func:`srm_keras.models.counts.model_counts`): no
+    model is built.
     """
     names = list(PAPER_IMAGENET) if names is None else names
     rows = []
@@ -37,14 +33,10 @@ def zoo_table(names: list[str] | None = None) -> list[dict]:
 
     def counts(name: str) -> tuple[int, int]:
         if name not in counted:
-            model = create_model(name)
-            counted[name] = (count_params(model), count_macs(model))
-            del model
-            keras.backend.clear_session()
+            counted[name] = model_counts(name)
         return counted[name]
 
-    for index, name in enumerate(names, start=1):
-        logger.info("[%d/%d] %s", index, len(names), name)
+    for name in names:
         params, macs = counts(name)
         row = {"name": name, "params": params, "gmacs": macs / 1e9}
         family, key, module = parse_model_name(name)
@@ -53,8 +45,7 @@ def zoo_table(names: list[str] | None = None) -> list[dict]:
             row["params_overhead"] = params / plain_params - 1
             row["macs_overhead"] = macs / plain_macs - 1
         if _has_bottlenecks(name):
-            row["gmacs_1x1"] = count_macs(create_model(name, stride_on="1x1")) / 1e9
-            keras.backend.clear_session()
+            row["gmacs_1x1"] = model_counts(name, stride_on="1x1")[1] / 1e9
         if name in PAPER_IMAGENET:
             params_m, gflops, top1, top5 = PAPER_IMAGENET[name]
             row.update(

@@ -3,7 +3,6 @@ import pytest
 from srm_keras.models.table import format_table, zoo_table
 
 
-@pytest.mark.slow
 def test_every_paper_row_matches():
     rows = zoo_table()
     assert len(rows) == 8
