@@ -47,7 +47,8 @@ rng = np.random.default_rng(0)
 images = rng.uniform(0, 255, (4, size, size, 3)).astype("float32")
 labels = rng.integers(0, model.output_shape[-1], 4)
 inputs = srm_keras.preprocess_input(images)
-model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+# Eager: tracing these 50- to 100-layer graphs for one step would take most of the test's time.
+model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy", run_eagerly=True)
 before = [w.copy() for w in model.get_weights()]
 model.fit(inputs, labels, batch_size=4, epochs=1, verbose=0)
 assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))

@@ -13,8 +13,14 @@ CIFAR_DEPTHS = [d for d, s in RESNETS.items() if s.family == "cifar"]
 MODULES = [None, "srm", "se", "ge", "ge_minus", "ge_extent8", "ge_plus"]
 
 
-@pytest.mark.parametrize("module", MODULES)
-@pytest.mark.parametrize("depth", IMAGENET_DEPTHS)
+# Every module on both block kinds (ResNet-18: basic, ResNet-50: bottleneck); the deeper
+# networks repeat those blocks more times (their spec rows), built plain and with SRM.
+IMAGENET_CASES = [(depth, module) for depth in (18, 50) for module in MODULES] + [
+    (depth, module) for depth in IMAGENET_DEPTHS if depth not in (18, 50) for module in (None, "srm")
+]
+
+
+@pytest.mark.parametrize(("depth", "module"), IMAGENET_CASES)
 def test_imagenet_depths_build_small(depth, module):
     model = srm_keras.resnet(depth, module, input_shape=(32, 32, 3), classes=7)
     assert model.output_shape == (None, 7)
