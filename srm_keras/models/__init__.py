@@ -17,6 +17,7 @@ _NAMES = {
     "model_names": "names",
     "count_macs": "profile",
     "count_params": "profile",
+    "model_counts": "counts",
     "densenet": "densenet_builder",
     "resnet": "resnet_builder",
     "PaddedIdentity": "shortcut",

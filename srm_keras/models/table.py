@@ -7,6 +7,7 @@ from srm_keras.models.names import model_name
 from srm_keras.models.spec import PAPER_IMAGENET, RESNETS
 from srm_keras.models.zoo import list_models, parse_model_name
 
+
 def zoo_table(names: list[str] | None = None) -> list[dict]:
     """One row per model: trainable parameters, GMACs in both layouts, and the paper's figures.
 

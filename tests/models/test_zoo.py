@@ -16,7 +16,10 @@ MODULES = [None, "srm", "se", "ge", "ge_minus", "ge_extent8", "ge_plus"]
 # Every module on both block kinds (ResNet-18: basic, ResNet-50: bottleneck); the deeper
 # networks repeat those blocks more times (their spec rows), built plain and with SRM.
 IMAGENET_CASES = [(depth, module) for depth in (18, 50) for module in MODULES] + [
-    (depth, module) for depth in IMAGENET_DEPTHS if depth not in (18, 50) for module in (None, "srm")
+    (depth, module)
+    for depth in IMAGENET_DEPTHS
+    if depth not in (18, 50)
+    for module in (None, "srm")
 ]
 
 
