@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import keras
+import onnx
 import tensorflow as tf
 
 from srm_keras import storage
@@ -32,6 +33,7 @@ from srm_keras.export import parity, publish, runners
 from srm_keras.export.folding import fold_serving_model
 from srm_keras.export.frozen import freeze
 from srm_keras.export.onnx_model import MIN_OPSET, export_onnx
+from srm_keras.export.onnx_model import operator_counts as onnx_operator_counts
 from srm_keras.export.prepare import load_model, serving_model
 from srm_keras.export.report import REPORT_JSON, REPORT_MARKDOWN, write_report
 from srm_keras.export.samples import gather
@@ -39,6 +41,7 @@ from srm_keras.export.savedmodel import check_model_name, next_version, versions
 from srm_keras.export.signatures import DEFAULT_MAX_PIXELS, check_max_pixels, eval_style
 from srm_keras.export.tflite import VARIANTS as TFLITE_VARIANTS
 from srm_keras.export.tflite import convert_tflite
+from srm_keras.export.tflite import operator_counts as tflite_operator_counts
 from srm_keras.export.warmup import WARMUP_FILE
 
 logger = logging.getLogger(__name__)
@@ -246,17 +249,17 @@ def export(
             report = _report(
                 staged,
                 artifacts,
-                name,
-                version,
-                source,
-                size,
-                serving,
-                top_k,
-                resize,
-                max_pixels,
-                samples,
-                skipped,
-                folding,
+                name=name,
+                version=version,
+                source=source,
+                size=size,
+                serving=serving,
+                top_k=top_k,
+                resize=resize,
+                max_pixels=max_pixels,
+                samples=samples,
+                skipped=skipped,
+                folding=folding,
             )
             if verify:
                 report = parity.verify(
@@ -296,6 +299,7 @@ def _not_published(output_dir: Path, name: str, version: int | None, rejected: P
 def _report(
     output_dir,
     artifacts,
+    *,
     name,
     version,
     source,
@@ -348,6 +352,10 @@ def _report(
     for artifact, (fmt, path) in zip(report["artifacts"], artifacts):
         if fmt == "savedmodel":
             artifact["warmup_requests"] = (path / WARMUP_FILE).is_file()
+        elif fmt == "onnx":  # what each runtime will execute (docs/design.md §14)
+            artifact["operators"] = onnx_operator_counts(onnx.load(str(path)))
+        else:
+            artifact["operators"] = tflite_operator_counts(path.read_bytes())
     if folding is not None:
         report["batchnorm_folding"] = folding
     return report

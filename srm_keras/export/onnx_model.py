@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import onnx
+import onnx.numpy_helper
 import tf2onnx
 
 from srm_keras import storage
@@ -37,8 +38,69 @@ def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model")
         opset=opset,
         tensors_to_rename={frozen.input_name: PIXELS_INPUT, **frozen.output_names},
     )
+    drop_identity_reshapes(model)
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def drop_identity_reshapes(model: onnx.ModelProto) -> int:
+    """Remove the Reshape nodes whose output has their input's shape; return how many.
+
+    tf2onnx writes the transpose of a tensor whose moved axes have size 1, such as a pooled
+    ``(N, C, 1, 1)`` vector, as a reshape, and merges a pair of them into one reshape to the
+    shape the tensor already has. Such a node copies nothing, but it is a node for every
+    runtime to schedule, and how many of them tf2onnx leaves varies from one conversion to the
+    next. Shapes come from ONNX shape inference; a node is removed only when every axis but
+    the batch is known and equal, and the batch is kept (-1 or 0).
+    """
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    shapes = {
+        info.name: [
+            d.dim_value if d.HasField("dim_value") else None
+            for d in info.type.tensor_type.shape.dim
+        ]
+        for info in (*inferred.value_info, *inferred.input)
+    }
+    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    graph_outputs = {output.name for output in model.graph.output}
+    replaced: dict[str, str] = {}
+    kept = []
+    for node in model.graph.node:
+        node.input[:] = [replaced.get(name, name) for name in node.input]
+        if _is_identity_reshape(node, shapes, constants) and node.output[0] not in graph_outputs:
+            replaced[node.output[0]] = node.input[0]
+        else:
+            kept.append(node)
+    if replaced:
+        used = {name for node in kept for name in node.input}
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
+        unused = [t for t in model.graph.initializer if t.name not in used]
+        for tensor in unused:
+            model.graph.initializer.remove(tensor)
+    return len(replaced)
+
+
+def _is_identity_reshape(node, shapes, constants) -> bool:
+    if node.op_type != "Reshape" or node.input[1] not in constants:
+        return False
+    shape = shapes.get(node.input[0])
+    target = onnx.numpy_helper.to_array(constants[node.input[1]]).tolist()
+    allow_zero = any(a.name == "allowzero" and a.i for a in node.attribute)
+    return (
+        shape is not None
+        and len(shape) == len(target)
+        and target[0] in ((-1,) if allow_zero else (-1, 0))
+        and all(size is not None and size == t for size, t in zip(shape[1:], target[1:]))
+    )
+
+
+def operator_counts(model: onnx.ModelProto) -> dict[str, int]:
+    """How many nodes of each operator type the main graph of ``model`` has."""
+    counts: dict[str, int] = {}
+    for node in model.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def export_onnx(frozen: FrozenGraph, path: str | Path, *, opset: int = MIN_OPSET) -> Path:

@@ -61,9 +61,9 @@ def _converter(saved_model: str, variant: str, calibration: np.ndarray | None):
     return converter
 
 
-def operators(model: bytes) -> list[str]:
-    """The operator names a TFLite flatbuffer uses; custom (e.g. Flex) ops keep their names."""
-    flatbuffer = schema.Model.GetRootAsModel(bytearray(model), 0)
+def operators_by_index(flatbuffer) -> list[str]:
+    """The name of each operator code of a parsed flatbuffer, in the order operators index
+    them; custom (e.g. Flex) ops keep their names."""
     builtin_names = {
         value: name for name, value in vars(schema.BuiltinOperator).items() if name.isupper()
     }
@@ -75,7 +75,24 @@ def operators(model: bytes) -> list[str]:
             names.append((code.CustomCode() or b"CUSTOM").decode())
         else:
             names.append(builtin_names.get(builtin, f"BUILTIN_{builtin}"))
-    return sorted(set(names))
+    return names
+
+
+def operators(model: bytes) -> list[str]:
+    """The operator names a TFLite flatbuffer uses; custom (e.g. Flex) ops keep their names."""
+    return sorted(set(operators_by_index(schema.Model.GetRootAsModel(bytearray(model), 0))))
+
+
+def operator_counts(model: bytes) -> dict[str, int]:
+    """How many times each operator runs in the main subgraph of a TFLite flatbuffer."""
+    flatbuffer = schema.Model.GetRootAsModel(bytearray(model), 0)
+    codes = operators_by_index(flatbuffer)
+    graph = flatbuffer.Subgraphs(0)
+    counts: dict[str, int] = {}
+    for i in range(graph.OperatorsLength()):
+        name = codes[graph.Operators(i).OpcodeIndex()]
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def check_builtin_only(model: bytes, variant: str) -> list[str]:

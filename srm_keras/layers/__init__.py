@@ -1,9 +1,11 @@
-"""Recalibration layers: SRM, SE, GE and MS-SAR, the registry that names them, and the folded
-inference forms of SRM and GE."""
+"""Recalibration layers: SRM, SE, GE and MS-SAR, the registry that names them, and the inference
+forms that exports swap in (SRM, GE and MS-SAR with their batch normalisation folded, SE)."""
 
 from srm_keras.layers.folded import (
     FoldedGatherExcitation,
+    FoldedMultiScaleSpatialRecalibration,
     FoldedStyleRecalibration,
+    InferenceSqueezeExcitation,
     fold_module,
     is_foldable,
 )
@@ -21,8 +23,10 @@ from srm_keras.layers.srm import StyleRecalibration
 
 __all__ = [
     "FoldedGatherExcitation",
+    "FoldedMultiScaleSpatialRecalibration",
     "FoldedStyleRecalibration",
     "GatherExcitation",
+    "InferenceSqueezeExcitation",
     "MultiScaleSpatialRecalibration",
     "PaddedIdentity",
     "SqueezeExcitation",

@@ -19,13 +19,52 @@ import numpy as np
 from keras import ops
 
 from srm_keras.layers.ge import GLOBAL, GatherExcitation
-from srm_keras.layers.se import add_excitation_weights, excite
+from srm_keras.layers.mssar import MultiScaleSpatialRecalibration, upsample_nearest
+from srm_keras.layers.se import SqueezeExcitation, add_excitation_weights
 from srm_keras.layers.srm import (
     DEFAULT_POOLING,
     StyleRecalibration,
-    pool_statistics,
     pooling_tuple,
 )
+
+
+def map_statistics(inputs, pooling, ddof, epsilon, statistics_dtype):
+    """The statistics of :func:`~srm_keras.layers.srm.pool_statistics`, each ``(N, 1, 1, C)``.
+
+    The same sums, written for exported graphs: reductions over the two spatial axes that
+    keep them, and static sizes where the input has them. Converters map these to global
+    pooling in the runtime's own layout, where the ``(N, H*W, C)`` reshape of the training
+    form (chosen for XLA) would pin the activations to channels-last and, at a dynamic batch,
+    compute shapes at run time (docs/design.md §14).
+    """
+    x = ops.cast(inputs, statistics_dtype)
+    pooled = {}
+    if "mean" in pooling or "std" in pooling:
+        pooled["mean"] = ops.mean(x, axis=(1, 2), keepdims=True)
+    if "std" in pooling:
+        height, width = x.shape[1], x.shape[2]
+        if height is None or width is None:
+            spatial = ops.cast(ops.shape(x)[1] * ops.shape(x)[2], statistics_dtype)
+            divisor = ops.maximum(spatial - ddof, 1.0)
+        else:
+            divisor = float(max(height * width - ddof, 1))
+        squares = ops.sum(ops.square(x - pooled["mean"]), axis=(1, 2), keepdims=True)
+        pooled["std"] = ops.sqrt(squares / divisor + epsilon)
+    if "max" in pooling:
+        pooled["max"] = ops.max(x, axis=(1, 2), keepdims=True)
+    return [pooled[name] for name in pooling]
+
+
+def excite_maps(layer: keras.layers.Layer, context):
+    """:func:`srm_keras.layers.se.excite` on an ``(N, 1, 1, C)`` context, its two dense layers
+    as the 1x1 convolutions they are: a converter keeps those in its own layout, where a
+    product of a rank-4 tensor and a matrix would pin the gate to channels-last."""
+
+    def pointwise(x, kernel, bias):
+        return ops.conv(x, kernel[None, None], padding="valid") + bias
+
+    hidden = ops.relu(pointwise(context, layer.squeeze_kernel, layer.squeeze_bias))
+    return pointwise(hidden, layer.excite_kernel, layer.excite_bias)
 
 
 def _bn_scale_shift(bn: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
@@ -142,13 +181,13 @@ class FoldedStyleRecalibration(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        statistics = pool_statistics(
+        statistics = map_statistics(
             inputs, self.pooling, self.ddof, self.epsilon, self.statistics_dtype
         )
-        stats = ops.stack(statistics, axis=1)[:, None]  # (N, 1, P, C)
-        z = ops.depthwise_conv(stats, self.kernel, strides=1, padding="valid")[:, 0, 0, :]
+        stats = ops.concatenate(statistics, axis=2)  # (N, 1, P, C)
+        z = ops.depthwise_conv(stats, self.kernel, strides=1, padding="valid")  # (N, 1, 1, C)
         gate = ops.sigmoid(z + self.bias)
-        return inputs * ops.cast(gate[:, None, None, :], inputs.dtype)
+        return inputs * ops.cast(gate, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -160,6 +199,69 @@ class FoldedStyleRecalibration(keras.layers.Layer):
             "epsilon": self.epsilon,
             "pooling": list(self.pooling),
         }
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+class InferenceSqueezeExcitation(keras.layers.Layer):
+    """SE for inference: the same weights and arithmetic as
+    :class:`~srm_keras.layers.SqueezeExcitation`, written for exported graphs.
+
+    For an input ``x`` of shape ``(N, H, W, C)``::
+
+        s = mean_hw(x)                                                  # (N, 1, 1, C)
+        gate = sigmoid(relu(s @ squeeze_kernel + squeeze_bias) @ excite_kernel + excite_bias)
+        y = x * gate
+
+    The training form reduces an ``(N, H*W, C)`` reshape of its input, which XLA differentiates
+    faster; converters cannot move that reshape out of channels-last, so an exported graph would
+    transpose every block's activations twice and, at a dynamic batch, compute shapes at run
+    time. Here the pooling keeps the map's rank and the two dense layers are 1x1 convolutions
+    (:func:`excite_maps`), which converters turn into global pooling and convolutions in their
+    own layout. SE has no normalisation to fold; :meth:`from_module` copies the weights.
+
+    Args:
+        reduction: the bottleneck ratio, as in ``SqueezeExcitation``.
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Input shape: ``(batch, height, width, channels)``. Output shape: the same.
+    """
+
+    def __init__(self, reduction=16, **kwargs):
+        super().__init__(**kwargs)
+        self.reduction = reduction
+
+    @classmethod
+    def from_module(cls, module: SqueezeExcitation) -> InferenceSqueezeExcitation:
+        """The inference form of a built ``SqueezeExcitation``, with its name, dtype policy and
+        weights."""
+        if not isinstance(module, SqueezeExcitation):
+            raise ValueError(
+                f"InferenceSqueezeExcitation is built from a SqueezeExcitation; received "
+                f"{_describe(module)}."
+            )
+        _check_built(module)
+        layer = cls(module.reduction, name=module.name, dtype=module.dtype_policy)
+        layer.build((None, None, None, module.squeeze_kernel.shape[0]))
+        layer.set_weights(module.get_weights())
+        return layer
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                "InferenceSqueezeExcitation expects a 4D channels-last input with a known "
+                f"number of channels; received shape {input_shape}."
+            )
+        add_excitation_weights(self, input_shape[-1], self.reduction)
+
+    def call(self, inputs):
+        squeezed = ops.mean(inputs, axis=(1, 2), keepdims=True)
+        return inputs * ops.sigmoid(excite_maps(self, squeezed))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "reduction": self.reduction}
 
 
 @keras.saving.register_keras_serializable(package="srm_keras")
@@ -254,18 +356,192 @@ class FoldedGatherExcitation(keras.layers.Layer):
             add_excitation_weights(self, channels, self.reduction)
 
     def call(self, inputs):
-        kernel = ops.cast(self.gather_kernel[..., 0], inputs.dtype)  # (H, W, C)
-        context = ops.sum(inputs * kernel, axis=(1, 2)) + self.gather_bias  # (N, C)
+        # The weighted sum over the map as the depthwise convolution it is: (N, 1, 1, C).
+        kernel = ops.cast(self.gather_kernel, inputs.dtype)
+        context = ops.depthwise_conv(inputs, kernel, padding="valid") + self.gather_bias
         if self.reduction is not None:
-            context = excite(self, ops.relu(context))
-        gate = ops.sigmoid(context)
-        return inputs * ops.cast(gate[:, None, None, :], inputs.dtype)
+            context = excite_maps(self, ops.relu(context))
+        gate = ops.sigmoid(context)  # (N, 1, 1, C)
+        return inputs * ops.cast(gate, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         return {**super().get_config(), "reduction": self.reduction}
+
+
+@keras.saving.register_keras_serializable(package="srm_keras")
+class FoldedMultiScaleSpatialRecalibration(keras.layers.Layer):
+    """MS-SAR for inference: each scale's batch normalisation folded into its own copy of the
+    shared reduction, and every step written for exported graphs.
+
+    For an input ``x`` of shape ``(N, H, W, C)`` and each scale ``s`` (the notation of
+    :class:`~srm_keras.layers.MultiScaleSpatialRecalibration`)::
+
+        z_s = relu(p_s @ R_s + r_s)      # R_s = W_r * g_s, r_s = t_s with BN_s(v) = g_s v + t_s;
+                                         # R_s = W_r, r_s = b_r without batch_norm
+        l_s = (K_s * z_s) @ W_e          # as in the module
+        gate, y                          # fused and applied as in the module
+
+    so the output equals the module's at inference (``training=False``). The global scale pools
+    with a mean over both spatial axes that keeps them, and the 1x1 maps of every scale are
+    convolutions: converters keep them in their own layout, where the module's
+    ``(N, H*W, C)`` reshape (chosen for XLA) would not be (docs/design.md §14).
+
+    For inference only: :func:`srm_keras.export.folding.fold_model` builds it from a trained
+    model. Works at any spatial size, like the module.
+
+    Args:
+        scales, kernel_size, reduction, depthwise, pooling, fusion: as in the module.
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Input shape: ``(batch, height, width, channels)``. Output shape: the same.
+    """
+
+    def __init__(
+        self,
+        scales,
+        kernel_size=3,
+        reduction=16,
+        depthwise=True,
+        pooling="average",
+        fusion="sum",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # The module validates every option; a folded layer is made from one, or from a config.
+        reference = MultiScaleSpatialRecalibration(
+            scales, kernel_size, reduction, depthwise, pooling=pooling, fusion=fusion
+        )
+        self.scales = reference.scales
+        self.kernel_size = kernel_size
+        self.reduction = reduction
+        self.depthwise = bool(depthwise)
+        self.pooling = pooling
+        self.fusion = fusion
+        self.statistics_dtype = "float64" if self.compute_dtype == "float64" else "float32"
+
+    @classmethod
+    def from_module(
+        cls, module: MultiScaleSpatialRecalibration
+    ) -> FoldedMultiScaleSpatialRecalibration:
+        """The folded form of a built ``MultiScaleSpatialRecalibration``, with its name, dtype
+        policy and options."""
+        if not isinstance(module, MultiScaleSpatialRecalibration):
+            raise ValueError(
+                "FoldedMultiScaleSpatialRecalibration folds a MultiScaleSpatialRecalibration; "
+                f"received {_describe(module)}."
+            )
+        _check_built(module)
+        layer = cls(
+            module.scales,
+            module.kernel_size,
+            module.reduction,
+            module.depthwise,
+            module.pooling,
+            module.fusion,
+            name=module.name,
+            dtype=module.dtype_policy,
+        )
+        channels = module.squeeze_kernel.shape[0]
+        layer.build((None, None, None, channels))
+        squeeze = ops.convert_to_numpy(module.squeeze_kernel)
+        weights = []
+        for index, scale in enumerate(module.scales):
+            if module.batch_norm:
+                gain, shift = _bn_scale_shift(module.bns[index])
+                weights += [squeeze * gain[None, :], shift]
+            else:
+                weights += [squeeze, ops.convert_to_numpy(module.squeeze_bias)]
+            if scale != GLOBAL:
+                weights.append(ops.convert_to_numpy(module.spatial_kernels[scale]))
+        weights += [ops.convert_to_numpy(w) for w in (module.excite_kernel, module.excite_bias)]
+        layer.set_weights(weights)
+        return layer
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(
+                "FoldedMultiScaleSpatialRecalibration expects a 4D channels-last input with a "
+                f"known number of channels; received shape {input_shape}."
+            )
+        channels = input_shape[-1]
+        hidden = max(channels // self.reduction, 1)
+
+        def weight(name, shape):
+            return self.add_weight(
+                name=name,
+                shape=shape,
+                initializer="zeros",
+                dtype=self.statistics_dtype,
+                autocast=False,
+            )
+
+        self.squeeze_kernels, self.squeeze_biases, self.spatial_kernels = [], [], {}
+        k = self.kernel_size
+        for scale in self.scales:
+            label = GLOBAL if scale == GLOBAL else f"scale{scale}"
+            self.squeeze_kernels.append(weight(f"{label}_squeeze_kernel", (channels, hidden)))
+            self.squeeze_biases.append(weight(f"{label}_squeeze_bias", (hidden,)))
+            if scale != GLOBAL:
+                self.spatial_kernels[scale] = weight(
+                    f"{label}_kernel", (k, k, hidden, 1 if self.depthwise else hidden)
+                )
+        self.excite_kernel = weight("excite_kernel", (hidden, channels))
+        self.excite_bias = weight("excite_bias", (channels,))
+
+    @staticmethod
+    def _pointwise(x, kernel, bias=None):
+        x = ops.conv(x, kernel[None, None], padding="valid")
+        return x if bias is None else x + bias
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.statistics_dtype)
+        height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
+        fused = None
+        for index, scale in enumerate(self.scales):
+            if scale == GLOBAL:
+                reduce = ops.max if self.pooling == "max" else ops.mean
+                pooled = reduce(x, axis=(1, 2), keepdims=True)  # (N, 1, 1, C): broadcasts
+            elif scale == 1:
+                pooled = x
+            else:
+                pool = ops.max_pool if self.pooling == "max" else ops.average_pool
+                pooled = pool(x, scale, scale, padding="same", data_format="channels_last")
+            z = ops.relu(
+                self._pointwise(pooled, self.squeeze_kernels[index], self.squeeze_biases[index])
+            )
+            if scale != GLOBAL:
+                conv = ops.depthwise_conv if self.depthwise else ops.conv
+                z = conv(
+                    z, self.spatial_kernels[scale], padding="same", data_format="channels_last"
+                )
+            logits = self._pointwise(z, self.excite_kernel)
+            if self.fusion == "average":
+                logits = ops.sigmoid(logits + self.excite_bias)
+            if scale != GLOBAL:
+                logits = upsample_nearest(logits, scale, height, width)
+            fused = logits if fused is None else fused + logits
+        if self.fusion == "sum":
+            gate = ops.sigmoid(fused + self.excite_bias)
+        else:
+            gate = fused / len(self.scales)
+        return inputs * ops.cast(gate, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "scales": list(self.scales),
+            "kernel_size": self.kernel_size,
+            "reduction": self.reduction,
+            "depthwise": self.depthwise,
+            "pooling": self.pooling,
+            "fusion": self.fusion,
+        }
 
 
 def _describe(layer) -> str:
@@ -287,6 +563,8 @@ def is_foldable(layer: keras.layers.Layer) -> bool:
     quantised per channel as a depthwise convolution) does not apply; models keep it as is."""
     if isinstance(layer, StyleRecalibration):
         return layer.integration == "cfc"
+    if isinstance(layer, SqueezeExcitation | MultiScaleSpatialRecalibration):
+        return True
     return isinstance(layer, GatherExcitation) and layer.parametric and layer.extent == GLOBAL
 
 
@@ -295,4 +573,8 @@ def fold_module(layer: keras.layers.Layer) -> keras.layers.Layer:
     name, dtype policy and folded weights. Raises ValueError for any other layer."""
     if isinstance(layer, StyleRecalibration):
         return FoldedStyleRecalibration.from_module(layer)
+    if isinstance(layer, SqueezeExcitation):
+        return InferenceSqueezeExcitation.from_module(layer)
+    if isinstance(layer, MultiScaleSpatialRecalibration):
+        return FoldedMultiScaleSpatialRecalibration.from_module(layer)
     return FoldedGatherExcitation.from_module(layer)

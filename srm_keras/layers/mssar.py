@@ -121,6 +121,8 @@ def upsample_nearest(x, scale: int, height, width):
     if all(isinstance(v, int) for v in (top, left, height, width)):
         if top == left == 0 and cells_h * scale == height and cells_w * scale == width:
             return x
+        # Static bounds: a constant slice, with no shape computed at run time.
+        return x[:, top : top + height, left : left + width, :]
     return ops.slice(x, (0, top, left, 0), (ops.shape(x)[0], height, width, x.shape[-1]))
 
 

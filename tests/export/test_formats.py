@@ -12,6 +12,7 @@ from srm_keras.export.parity import allowed_disagreements
 from srm_keras.export.tflite import operators
 from srm_keras.preprocessing import preprocess_input
 from tests.export.conftest import SIZE, perturbed_resnet20
+from tests.export.graphs import check_clean, check_resnet20_graphs
 
 FLOAT_FORMATS = ["savedmodel", "tflite_float32", "tflite_float16", "onnx"]
 
@@ -61,7 +62,8 @@ def test_every_float_format_matches_keras(tmp_path, digits, recalibration):
         "held_out": True,
         "calibration_samples": 200,
     }
-    assert report["batchnorm_folding"]["applied"] == (recalibration in ("ge", "srm"))
+    assert report["batchnorm_folding"]["applied"] == (recalibration in ("ge", "srm", "se"))
+    check_resnet20_graphs(report, recalibration)
 
 
 def _trained(recalibration, digits_arrays, epochs=2):
@@ -89,6 +91,7 @@ def _int8_export(tmp_path, model, digits_arrays):
         latency_repeats=2,
     )
     _check_artifacts(tmp_path, report, ALL_FORMATS)
+    check_clean(report)  # the quantised graphs too
     assert report["verification"]["held_out"] and report["verification"]["samples"] == len(
         val_images
     )

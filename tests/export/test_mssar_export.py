@@ -11,6 +11,7 @@ from srm_keras.export.tflite import operators
 from srm_keras.layers import MultiScaleSpatialRecalibration
 from srm_keras.preprocessing import preprocess_input
 from tests.export.conftest import perturbed_resnet20
+from tests.export.graphs import check_resnet20_graphs
 
 FORMATS = ["savedmodel", "tflite_float32", "onnx"]
 
@@ -62,6 +63,7 @@ def test_mssar_resnet20_exports_with_parity(tmp_path, digits, digits_arrays):
     )
     assert report["passed"]
     assert [a["format"] for a in report["artifacts"]] == FORMATS
+    check_resnet20_graphs(report, "mssar")
     for artifact in report["artifacts"]:
         assert artifact["passed"], artifact
         # Probabilities can saturate; the logits must match too.

@@ -17,8 +17,10 @@ import pytest
 from srm_keras import layers
 from srm_keras.layers import (
     FoldedGatherExcitation,
+    FoldedMultiScaleSpatialRecalibration,
     FoldedStyleRecalibration,
     GatherExcitation,
+    InferenceSqueezeExcitation,
     StyleRecalibration,
     fold_module,
     is_foldable,
@@ -80,23 +82,42 @@ def _output_bound(x, logit_error):
 def _srm_bound(module, x):
     """Bound on |FoldedStyleRecalibration - StyleRecalibration(training=False)| per element.
 
-    Both call the same style_pool on the same input, so mean and std are the same bits. From
-    there the module computes BN(w0 mean + w1 std) with Keras' BN (rsqrt, products, sums) and
-    the folded layer (s w0) mean + (s w1) std + t with s, t rounded in NumPy. Each side is a
-    chain of at most 8 roundings per term (TensorFlow's rsqrt is within 2 ulps, counted twice),
-    so each logit is within 8 U of the exact one times the sum of its terms' magnitudes, and
-    the two sides within 16 U of each other; 32 U leaves room for the convolution's own
-    accumulation order.
+    The statistics: the module reduces an (N, H*W, C) reshape, the folded layer both spatial
+    axes of the map (docs/design.md §14), so each may sum the n = H W positions in its own
+    order. A sum of n terms in any order is within (n - 1) U of the exact one times the sum of
+    their magnitudes, and the division by n adds one rounding: each side's mean is within
+    e = (n + 1) U mean|x| of the exact one. Centred on a mean off by e, the sum of squares
+    gains n e^2 (the cross term vanishes at the exact mean), and its own n + 2 roundings
+    (subtraction, square, the sum) cost (n + 2) U times itself: the two sides' variances
+    differ by at most 2 ((n + 3) U var + n e^2 / d), with d = max(n - ddof, 1), and their
+    square roots by that over 2 sqrt(var + epsilon) (or less: both variances are at least
+    var minus the difference).
+
+    From there the module computes BN(w0 mean + w1 std) with Keras' BN (rsqrt, products,
+    sums) and the folded layer (s w0) mean + (s w1) std + t with s, t rounded in NumPy. Each
+    side is a chain of at most 8 roundings per term (TensorFlow's rsqrt is within 2 ulps,
+    counted twice), so each logit is within 8 U of the exact one times the sum of its terms'
+    magnitudes, and the two sides within 16 U of each other; 32 U leaves room for the
+    convolution's own accumulation order. The statistics' differences pass through s w0 and
+    s w1.
     """
     x64 = x.astype("float64")
     spatial = x.shape[1] * x.shape[2]
+    divisor = max(spatial - module.ddof, 1)
     mean = x64.mean(axis=(1, 2))
     squares = ((x64 - mean[:, None, None, :]) ** 2).sum(axis=(1, 2))
-    std = np.sqrt(squares / max(spatial - module.ddof, 1) + module.epsilon)
+    variance = squares / divisor
+    std = np.sqrt(variance + module.epsilon)
+    mean_error = (spatial + 1) * U * np.abs(x64).mean(axis=(1, 2))
+    variance_gap = 2 * ((spatial + 3) * U * variance + spatial * mean_error**2 / divisor)
+    std_gap = variance_gap / (2 * np.sqrt(np.maximum(variance - variance_gap, 0) + module.epsilon))
     cfc = keras.ops.convert_to_numpy(module.cfc).astype("float64")
     scale, _, shift_magnitude = _bn64(module.bn)
     magnitude = np.abs(scale * cfc[:, 0] * mean) + np.abs(scale * cfc[:, 1] * std)
-    return _output_bound(x, 32 * U * (magnitude + shift_magnitude))
+    statistics_gap = (
+        np.abs(scale * cfc[:, 0]) * 2 * mean_error + np.abs(scale * cfc[:, 1]) * std_gap
+    )
+    return _output_bound(x, 32 * U * (magnitude + shift_magnitude) + statistics_gap)
 
 
 def _ge_bound(module, x):
@@ -129,6 +150,29 @@ def _ge_bound(module, x):
         hidden = np.maximum(context @ w1 + b1, 0)
         error = error @ np.abs(w1) + 2 * (w1.shape[0] + 1) * U * (context @ np.abs(w1) + abs(b1))
         error = error @ np.abs(w2) + 2 * (w2.shape[0] + 1) * U * (hidden @ np.abs(w2) + abs(b2))
+    return _output_bound(x, error)
+
+
+def _se_bound(module, x):
+    """Bound on |InferenceSqueezeExcitation - SqueezeExcitation| per element.
+
+    The same weights and arithmetic, but the module pools an (N, H*W, C) reshape and the
+    inference form both spatial axes, so each sums the n = H W positions in its own order: each
+    side's mean is within (n + 1) U mean|x| of the exact one. That difference goes through each
+    matrix product as |W| times itself (ReLU is 1-Lipschitz), and each product over k terms adds
+    its own rounding, (k + 1) U times its terms' magnitudes, on each side (a 1x1 convolution and
+    a matrix product may also sum in different orders).
+    """
+    x64 = x.astype("float64")
+    spatial = x.shape[1] * x.shape[2]
+    w1, b1, w2, b2 = (keras.ops.convert_to_numpy(w).astype("float64") for w in module.weights)
+    squeezed = x64.mean(axis=(1, 2))
+    hidden = np.maximum(squeezed @ w1 + b1, 0)
+    error = 2 * (spatial + 1) * U * np.abs(x64).mean(axis=(1, 2))
+    error = error @ np.abs(w1) + 2 * (w1.shape[0] + 1) * U * (
+        np.abs(squeezed) @ np.abs(w1) + abs(b1)
+    )
+    error = error @ np.abs(w2) + 2 * (w2.shape[0] + 1) * U * (hidden @ np.abs(w2) + abs(b2))
     return _output_bound(x, error)
 
 
@@ -172,8 +216,10 @@ SIZES = [(1, 1), (1, 7), (3, 5), (8, 8)]
         (FoldedStyleRecalibration, {"ddof": 0, "epsilon": 1e-3}, (None, None, None, 6)),
         (FoldedGatherExcitation, {}, (None, 3, 5, 6)),
         (FoldedGatherExcitation, {"reduction": 4}, (None, 3, 5, 6)),
+        (InferenceSqueezeExcitation, {"reduction": 2}, (None, None, None, 6)),
+        (FoldedMultiScaleSpatialRecalibration, {"scales": [2, "global"]}, (None, None, None, 6)),
     ],
-    ids=["srm", "ge", "ge_plus"],
+    ids=["srm", "ge", "ge_plus", "se", "mssar"],
 )
 def test_config_round_trip(layer_class, options, shape):
     layer = layer_class(name="folded", **options)
@@ -197,21 +243,30 @@ def test_from_module_keeps_name_options_and_policy():
 def test_is_foldable_per_registry_name():
     foldable = {name for name in layers.names() if is_foldable(layers.get(name)())}
     # SRM's pooling variants fold like SRM; its MLP integration does not (docs/design.md §1).
-    assert foldable == {"srm", "srm_mean", "srm_std", "ge", "ge_plus"}
+    # SE has nothing to fold; its inference form is what exported graphs need (§14).
+    assert foldable == {"srm", "srm_mean", "srm_std", "se", "ge", "ge_plus", "mssar"}
 
 
 def test_folded_layers_are_not_registry_modules():
     # Inference-only: they belong to no name a model builder accepts.
     for name in layers.names():
         assert not isinstance(
-            layers.get(name)(), (FoldedStyleRecalibration, FoldedGatherExcitation)
+            layers.get(name)(),
+            (
+                FoldedStyleRecalibration,
+                FoldedGatherExcitation,
+                InferenceSqueezeExcitation,
+                FoldedMultiScaleSpatialRecalibration,
+            ),
         )
 
 
 def test_refusals_name_what_folds():
     with pytest.raises(ValueError, match="parametric global gather"):
         fold_module(_trained_ge((4, 4), extent=2))
-    with pytest.raises(ValueError, match="parametric global gather"):
+    with pytest.raises(ValueError, match="is built from a SqueezeExcitation"):
+        InferenceSqueezeExcitation.from_module(_trained_ge((4, 4)))
+    with pytest.raises(ValueError, match="no weights to fold yet"):
         fold_module(layers.SqueezeExcitation())
     with pytest.raises(ValueError, match="folds a StyleRecalibration"):
         FoldedStyleRecalibration.from_module(_trained_ge((4, 4)))
@@ -244,6 +299,56 @@ def test_ge_equals_module_at_inference(reduction, size):
     assert isinstance(folded, FoldedGatherExcitation)
     x = _images(size)
     _assert_within(folded(x), module(x, training=False), _ge_bound(module, x), x)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_se_equals_module_at_inference(size):
+    module = layers.SqueezeExcitation(reduction=2, name="se")
+    module.build((None, None, None, 6))
+    _randomise(module, np.random.default_rng(3))
+    form = fold_module(module)
+    assert isinstance(form, InferenceSqueezeExcitation) and form.name == "se"
+    x = _images(size)
+    _assert_within(form(x), module(x), _se_bound(module, x), x)
+
+
+# MS-SAR in float64: the folded form and the module then differ only by float64 roundings
+# (u = 2^-53 ~ 1.1e-16 each). A gate logit here is a chain of at most five reductions (pooling,
+# reduction, spatial kernel, expansion, fusion) over at most 64 terms each, with magnitudes
+# below 100, so the two sides differ by less than 2 * 5 * 66 * u * 100 ~ 7e-12 per logit and
+# by less than that per output (|x| < 6, the sigmoid's slope at most 1/4); 1e-10 bounds it.
+# A folding mistake (a BN term dropped, a scale on the wrong side) moves the gates by 1e-2 or
+# more with these statistics.
+MSSAR_FLOAT64_ATOL = 1e-10
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"batch_norm": False, "fusion": "average"},
+        {"scales": (1, 3, "global"), "pooling": "max", "depthwise": False, "kernel_size": 1},
+    ],
+    ids=["default", "no_bn_average", "max_full_kernel"],
+)
+@pytest.mark.parametrize("size", SIZES)
+def test_mssar_equals_module_at_inference(size, options):
+    module = layers.MultiScaleSpatialRecalibration(
+        reduction=2, name="mssar", dtype="float64", **options
+    )
+    module.build((None, None, None, 6))
+    _randomise(module, np.random.default_rng(4))
+    form = fold_module(module)
+    assert isinstance(form, FoldedMultiScaleSpatialRecalibration) and form.name == "mssar"
+    x = _images(size).astype("float64")
+    expected = keras.ops.convert_to_numpy(module(x, training=False))
+    np.testing.assert_allclose(form(x), expected, rtol=0, atol=MSSAR_FLOAT64_ATOL)
+    # The form takes the module's policy (float32 is what exports see; parity there is
+    # tests/export/test_mssar_export.py).
+    module32 = layers.MultiScaleSpatialRecalibration(reduction=2, name="mssar", **options)
+    module32.build((None, None, None, 6))
+    form32 = fold_module(module32)
+    assert form32.compute_dtype == form32.statistics_dtype == "float32"
 
 
 def test_srm_takes_any_spatial_size():

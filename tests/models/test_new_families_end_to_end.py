@@ -63,6 +63,9 @@ if formats:
     report = export(reloaded, f"{{folder}}/export", formats, verification_data=[images],
                     latency_repeats=1)
     assert report["passed"], report
+    from tests.export.graphs import check_clean
+
+    check_clean(report)  # no layout transposes or run-time shapes in a DenseNet's graphs either
 print("OK")
 """
 
