@@ -73,14 +73,17 @@ def test_the_command_runs_end_to_end_when_keras_is_set_to_jax_or_torch(tmp_path)
 PROBABILITY_ATOL = 1e-4
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_models_layers_and_weights_give_tensorflows_answers(tmp_path, backend):
+@pytest.fixture(scope="module")
+def tensorflows_answers(tmp_path_factory):
+    """Every module's ResNet-20 saved with non-trivial weights, an SRM checkpoint, images, and
+    TensorFlow's probabilities for them: the folder both backends are checked against."""
     import keras
 
     import srm_keras
     from srm_keras.layers import names
     from srm_keras.weights import save_torch_state_dict
 
+    folder = tmp_path_factory.mktemp("tensorflow")
     rng = np.random.default_rng(0)
     images = rng.normal(size=(4, 16, 16, 3)).astype("float32")
     expected = {}
@@ -90,14 +93,20 @@ def test_models_layers_and_weights_give_tensorflows_answers(tmp_path, backend):
         for variable in model.weights:  # non-trivial statistics and gates
             if "moving" in variable.path or "gamma" in variable.path or "cfc" in variable.path:
                 variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype("float32"))
-        model.save(tmp_path / f"{name}.keras")
-        expected[name] = np.asarray(model.predict(images, verbose=0))
+        model.save(folder / f"{name}.keras")
+        expected[name] = keras.ops.convert_to_numpy(model(images, training=False))
         keras.backend.clear_session()
     save_torch_state_dict(
-        keras.models.load_model(tmp_path / "srm_resnet20.keras"), tmp_path / "srm.safetensors"
+        keras.models.load_model(folder / "srm_resnet20.keras"), folder / "srm.safetensors"
     )
-    np.save(tmp_path / "images.npy", images)
-    np.savez(tmp_path / "expected.npz", **expected)
+    np.save(folder / "images.npy", images)
+    np.savez(folder / "expected.npz", **expected)
+    return folder
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_models_layers_and_weights_give_tensorflows_answers(tensorflows_answers, backend):
+    tmp_path = tensorflows_answers
 
     code = textwrap.dedent(
         f"""

@@ -6,6 +6,8 @@ file, photos), at a size that runs in seconds on a CPU.
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 
@@ -17,9 +19,11 @@ def digits(size: int, batches: int):
     return load_datasets("digits", image_size=size, batch_size=32).train.take(batches)
 
 
+@functools.cache
 def trained_digits_model(size: int) -> keras.Model:
     """SRM-ResNet-20 trained for two epochs on the digits (97% held-out accuracy at 8x8), so
-    that its exports have decisions worth comparing. No augmentation: the CIFAR recipe's
+    that its exports have decisions worth comparing. Trained once per size: the README's
+    examples that stand it in only read it. No augmentation: the CIFAR recipe's
     4-pixel padding would leave little of an 8x8 digit, and a model near chance has near-ties
     that int8 flips (measured with it: 23% accuracy, int8 refused with 29 of 360 differing)."""
     import srm_keras
