@@ -25,7 +25,7 @@ CELL_TIMEOUT = 600
 # Small settings for each notebook; OUTPUT_DIR, DATA_DIR and the gallery flags come on top.
 SMALL = {
     "01_quickstart.ipynb": {"EPOCHS": 1, "IMAGE_SIZE": 8, "TABLE_MODELS": ["srm_resnet50"]},
-    "02_compare_modules.ipynb": {"EPOCHS": 1, "IMAGE_SIZE": 8, "MODULES": ["se", "srm"]},
+    "02_compare_modules.ipynb": {"EPOCHS": 1, "IMAGE_SIZE": 8, "MODULES": ["se", "srm", "mssar"]},
     "03_export_and_serve.ipynb": {
         "EPOCHS": 1,
         "IMAGE_SIZE": 8,
