@@ -27,6 +27,13 @@ def main() -> None:
     parser.add_argument("--artifacts", type=Path, required=True, help="where the files go")
     parser.add_argument("--output", type=Path, help="JSON of the op counts")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tflite-gather",
+        choices=("sum", "depthwise"),
+        default="sum",
+        help="global GE's sum in the TFLite file (export writes 'sum'); 'depthwise' files are "
+        "named <model>_gather_depthwise.tflite",
+    )
     args = parser.parse_args()
 
     import keras
@@ -46,15 +53,18 @@ def main() -> None:
     result = {"machine": machine_info(), "seed": args.seed, "models": {}}
     for name in args.models:
         keras.utils.set_random_seed(args.seed)
-        model, forms = fold_model(srm_keras.create_model(name))
-        frozen = freeze(serving_model(model))
-        proto = to_onnx(frozen, name=name)
+        model = srm_keras.create_model(name)
+        folded, forms = fold_model(model, gather=args.tflite_gather)
+        frozen = freeze(serving_model(folded))
+        # As export() converts it: global GE's sum as a depthwise convolution for ONNX.
+        proto = to_onnx(freeze(serving_model(fold_model(model, gather="depthwise")[0])), name=name)
         onnx_path = args.artifacts / f"{name}.onnx"
         onnx.save(proto, str(onnx_path))
         tflite_path, _ = convert_tflite(frozen, ["tflite_float32"], args.artifacts, basename=name)[
             "tflite_float32"
         ]
-        final = args.artifacts / f"{name}.tflite"
+        suffix = "" if args.tflite_gather == "sum" else "_gather_depthwise"
+        final = args.artifacts / f"{name}{suffix}.tflite"
         tflite_path.replace(final)
         onnx_ops = operator_counts(proto)
         tflite_ops = tflite_counts(final.read_bytes())

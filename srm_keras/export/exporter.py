@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from srm_keras import storage
 from srm_keras.export import parity, publish, runners
-from srm_keras.export.folding import fold_serving_model
+from srm_keras.export.folding import fold_serving_model, onnx_serving_model
 from srm_keras.export.frozen import freeze
 from srm_keras.export.onnx_model import MIN_OPSET, export_onnx
 from srm_keras.export.onnx_model import operator_counts as onnx_operator_counts
@@ -216,6 +216,10 @@ def export(
             folded, folding = fold_serving_model(model, size, samples.verification, reference)
             serving = folded or serving
         frozen = freeze(serving)
+        onnx_frozen = frozen
+        if "onnx" in chosen and folding and folding["applied"]:
+            onnx_serving = onnx_serving_model(model, size)
+            onnx_frozen = frozen if onnx_serving is None else freeze(onnx_serving)
         with publish.staging(output_dir) as staged:
             artifacts = []
             if version is not None:
@@ -243,7 +247,7 @@ def export(
                 )
                 artifacts += [(variant, converted[variant][0]) for variant in variants]
             if "onnx" in chosen:
-                onnx_path = export_onnx(frozen, staged / "onnx" / f"{name}.onnx", opset=opset)
+                onnx_path = export_onnx(onnx_frozen, staged / "onnx" / f"{name}.onnx", opset=opset)
                 artifacts.append(("onnx", onnx_path))
             parity.save_reference(staged, samples.verification, reference, samples.origin)
             report = _report(

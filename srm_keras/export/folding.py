@@ -36,18 +36,25 @@ from srm_keras.layers import (  # the classes are re-exported: they were defined
     is_foldable,
 )
 
-__all__ = ["FoldedGatherExcitation", "FoldedStyleRecalibration", "fold_model", "fold_serving_model"]
+__all__ = [
+    "FoldedGatherExcitation",
+    "FoldedStyleRecalibration",
+    "fold_model",
+    "fold_serving_model",
+    "onnx_serving_model",
+]
 
 logger = logging.getLogger(__name__)
 
 
-def fold_model(model: keras.Model) -> tuple[keras.Model, list[str]]:
-    """A copy of ``model`` with every foldable module's BN folded; and the folded layer names.
+def fold_model(model: keras.Model, gather: str = "sum") -> tuple[keras.Model, list[str]]:
+    """A copy of ``model`` with every module in its inference form; and their layer names.
 
-    Foldable: SRM with the CFC integration (any pooling), and GE with a global parametric
-    gather (with or without the GE-θ⁺ bottleneck); see :func:`srm_keras.layers.is_foldable`.
-    Other layers, SRM's MLP integration among them, are copied unchanged. ``model`` must
-    compute in float32.
+    Inference forms (docs/design.md §14): SRM with the CFC integration (any pooling), GE with a
+    global parametric gather (with or without the GE-θ⁺ bottleneck) and MS-SAR with their BN
+    folded, and SE; see :func:`srm_keras.layers.is_foldable`. ``gather`` is the form of GE's
+    sum: "sum" for TensorFlow and LiteRT, "depthwise" for ONNX. Other layers, SRM's MLP
+    integration among them, are copied unchanged. ``model`` must compute in float32.
     """
     folded = [layer.name for layer in model.layers if is_foldable(layer)]
     if not folded:
@@ -56,7 +63,7 @@ def fold_model(model: keras.Model) -> tuple[keras.Model, list[str]]:
     def clone(layer):
         # A folded layer arrives built, with its weights.
         if is_foldable(layer):
-            return fold_module(layer)
+            return fold_module(layer, gather)
         return layer.__class__.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)
@@ -94,3 +101,18 @@ def fold_serving_model(
         return serving, {"applied": True, **summary}
     logger.warning("folded model differs by %.3g; exporting it unfolded", diff)
     return None, {"applied": False, **summary, "reason": f"max abs diff {diff:.3g} > bound"}
+
+
+def onnx_serving_model(model: keras.Model, image_size: tuple[int, int]) -> keras.Model | None:
+    """The folded serving model with each global GE's sum as a depthwise convolution, the form
+    the ONNX file needs (see ``FoldedGatherExcitation``); None when ``model`` has no global GE,
+    and the one serving model serves every format."""
+    from srm_keras.export.prepare import as_float32, serving_model
+    from srm_keras.layers import GatherExcitation
+
+    if not any(
+        isinstance(layer, GatherExcitation) and is_foldable(layer) for layer in model.layers
+    ):
+        return None
+    folded, _ = fold_model(as_float32(model), gather="depthwise")
+    return serving_model(folded, image_size)

@@ -18,7 +18,8 @@ RUN_TIME_SHAPES_TFLITE = {"TRANSPOSE", "SHAPE", "GATHER", "CAST", "PACK", "RESHA
 # ResNet-20 at 8x8 (tests/export/conftest.py), per module, as export() writes it: ONNX nodes and
 # float32 TFLite operators. The plain network's graph plus, per block, what the module is:
 #   se:    global average pool, two 1x1 convolutions (ReLU between), sigmoid, product
-#   ge:    the gather as one depthwise convolution over the map, sigmoid, product
+#   ge:    the gather as one depthwise convolution over the map (ONNX) or a product with the
+#          kernel and a sum (TFLite), the bias, sigmoid, product
 #   srm:   mean and centred sum of squares (global pools, subtraction, square, sum, sqrt),
 #          the folded CFC as a depthwise convolution over (mean, std), sigmoid, product
 #   mssar: per scale a pooling, the folded reduction, the spatial kernel, the expansion and a
@@ -40,7 +41,7 @@ RESNET20_GRAPHS = {
     ),
     "ge": (
         {**PLAIN_ONNX, "Conv": 28, "Mul": 10, "Sigmoid": 9},
-        {**PLAIN_TFLITE, "DEPTHWISE_CONV_2D": 9, "LOGISTIC": 9, "MUL": 10},
+        {**PLAIN_TFLITE, "ADD": 18, "LOGISTIC": 9, "MUL": 19, "SUM": 9},
     ),
     "srm": (
         {**PLAIN_ONNX, "Add": 18, "Concat": 9, "Conv": 28, "GlobalAveragePool": 10, "Mul": 28,

@@ -215,7 +215,7 @@ SIZES = [(1, 1), (1, 7), (3, 5), (8, 8)]
     [
         (FoldedStyleRecalibration, {"ddof": 0, "epsilon": 1e-3}, (None, None, None, 6)),
         (FoldedGatherExcitation, {}, (None, 3, 5, 6)),
-        (FoldedGatherExcitation, {"reduction": 4}, (None, 3, 5, 6)),
+        (FoldedGatherExcitation, {"reduction": 4, "gather": "depthwise"}, (None, 3, 5, 6)),
         (InferenceSqueezeExcitation, {"reduction": 2}, (None, None, None, 6)),
         (FoldedMultiScaleSpatialRecalibration, {"scales": [2, "global"]}, (None, None, None, 6)),
     ],
@@ -274,6 +274,8 @@ def test_refusals_name_what_folds():
         fold_module(StyleRecalibration())
     with pytest.raises(ValueError, match="static height, width"):
         FoldedGatherExcitation().build((None, None, None, 6))
+    with pytest.raises(ValueError, match="gather must be one of"):
+        FoldedGatherExcitation(gather="conv")
     with pytest.raises(ValueError, match="ddof"):
         FoldedStyleRecalibration(ddof=2)
 
@@ -291,12 +293,13 @@ def test_srm_equals_module_at_inference(ddof, size):
     _assert_within(folded(x), module(x, training=False), _srm_bound(module, x), x)
 
 
+@pytest.mark.parametrize("gather", ["sum", "depthwise"])
 @pytest.mark.parametrize("reduction", [None, 2])
 @pytest.mark.parametrize("size", SIZES)
-def test_ge_equals_module_at_inference(reduction, size):
+def test_ge_equals_module_at_inference(reduction, size, gather):
     module = _trained_ge(size, reduction=reduction)
-    folded = fold_module(module)
-    assert isinstance(folded, FoldedGatherExcitation)
+    folded = fold_module(module, gather)
+    assert isinstance(folded, FoldedGatherExcitation) and folded.gather == gather
     x = _images(size)
     _assert_within(folded(x), module(x, training=False), _ge_bound(module, x), x)
 
