@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 from srm_keras.layers.ge import GLOBAL, GatherExcitation
-from srm_keras.layers.mssar import MultiScaleSpatialRecalibration, upsample_nearest
+from srm_keras.layers.mssar import MultiScaleSpatialRecalibration, fuse_scales
 from srm_keras.layers.se import SqueezeExcitation, add_excitation_weights
 from srm_keras.layers.srm import (
     DEFAULT_POOLING,
@@ -519,7 +519,7 @@ class FoldedMultiScaleSpatialRecalibration(keras.layers.Layer):
     def call(self, inputs):
         x = ops.cast(inputs, self.statistics_dtype)
         height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
-        fused = None
+        logits = []
         for index, scale in enumerate(self.scales):
             if scale == GLOBAL:
                 reduce = ops.max if self.pooling == "max" else ops.mean
@@ -537,16 +537,8 @@ class FoldedMultiScaleSpatialRecalibration(keras.layers.Layer):
                 z = conv(
                     z, self.spatial_kernels[scale], padding="same", data_format="channels_last"
                 )
-            logits = self._pointwise(z, self.excite_kernel)
-            if self.fusion == "average":
-                logits = ops.sigmoid(logits + self.excite_bias)
-            if scale != GLOBAL:
-                logits = upsample_nearest(logits, scale, height, width)
-            fused = logits if fused is None else fused + logits
-        if self.fusion == "sum":
-            gate = ops.sigmoid(fused + self.excite_bias)
-        else:
-            gate = fused / len(self.scales)
+            logits.append(self._pointwise(z, self.excite_kernel))
+        gate = fuse_scales(logits, self.scales, self.fusion, self.excite_bias, height, width)
         return inputs * ops.cast(gate, inputs.dtype)
 
     def compute_output_shape(self, input_shape):

@@ -172,16 +172,22 @@ class GatherExcitation(keras.layers.Layer):
             x = bn(x, training=training)
         return x
 
-    def call(self, inputs, training=None):
+    def gate(self, inputs, training=None):
+        """The gate the layer multiplies ``inputs`` by: ``(N, C)`` with a global extent,
+        ``(N, H, W, C)`` with a local one."""
         if self.extent == GLOBAL:
-            gate = ops.cast(ops.sigmoid(self._gather_global(inputs, training)), inputs.dtype)
-            # The product on (N, H*W, C), so that the gate's gradient is a one-axis reduction.
-            x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
-            return ops.reshape(x * gate[:, None, :], ops.shape(inputs))
+            return ops.sigmoid(self._gather_global(inputs, training))
         context = self._gather_local(inputs, training)
         size = (ops.shape(inputs)[1], ops.shape(inputs)[2])
-        gate = ops.image.resize(context, size, interpolation="nearest")
-        return inputs * ops.cast(ops.sigmoid(gate), inputs.dtype)
+        return ops.sigmoid(ops.image.resize(context, size, interpolation="nearest"))
+
+    def call(self, inputs, training=None):
+        gate = ops.cast(self.gate(inputs, training), inputs.dtype)
+        if self.extent != GLOBAL:
+            return inputs * gate
+        # The product on (N, H*W, C), so that the gate's gradient is a one-axis reduction.
+        x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
+        return ops.reshape(x * gate[:, None, :], ops.shape(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -97,6 +97,30 @@ def mssar_macs(
     return total
 
 
+def fuse_scales(logits, scales, fusion: str, bias, height, width):
+    """MS-SAR's gate from each scale's logits: ``(N, C)`` for the global scale, ``(N, P, Q, C)``
+    on a scale's cells otherwise (``(N, 1, 1, C)`` is taken as global too).
+
+    ``sigmoid(bias + sum_s up_s(l_s))`` for ``fusion="sum"``, ``mean_s sigmoid(bias +
+    up_s(l_s))`` for ``"average"``, where ``up_s`` is :func:`upsample_nearest` onto the
+    ``height`` x ``width`` map. Returns ``(N, H, W, C)``, or ``(N, 1, 1, C)`` when every scale is
+    global (it broadcasts over the map).
+    """
+    fused = None
+    for scale, scale_logits in zip(scales, logits):
+        if fusion == "average":
+            scale_logits = ops.sigmoid(scale_logits + bias)
+        if scale == GLOBAL:
+            if len(scale_logits.shape) == 2:
+                scale_logits = scale_logits[:, None, None, :]  # (N, 1, 1, C)
+        else:
+            scale_logits = upsample_nearest(scale_logits, scale, height, width)
+        fused = scale_logits if fused is None else fused + scale_logits
+    if fusion == "sum":
+        return ops.sigmoid(fused + bias)
+    return fused / len(scales)
+
+
 def upsample_nearest(x, scale: int, height, width):
     """Nearest-neighbour upsampling of ``x`` (N, h, w, C), made by a ``scale`` x ``scale`` "same"
     pooling of an ``height`` x ``width`` map, back onto that map: every position gets the value
@@ -305,24 +329,21 @@ class MultiScaleSpatialRecalibration(keras.layers.Layer):
         kernel = ops.reshape(kernel, (1, 1, *kernel.shape))
         return ops.conv(x, kernel, padding="valid", data_format="channels_last")
 
-    def call(self, inputs, training=None):
+    def _gate_map(self, inputs, training):
+        """The gate, ``(N, H, W, C)``, or ``(N, 1, 1, C)`` when every scale is global."""
         x = ops.cast(inputs, self.statistics_dtype)
-        height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
-        fused = None
-        for index, scale in enumerate(self.scales):
-            logits = self._scale_logits(x, index, scale, training)
-            if self.fusion == "average":
-                logits = ops.sigmoid(logits + self.excite_bias)
-            if scale == GLOBAL:
-                logits = logits[:, None, None, :]  # (N, 1, 1, C), broadcast over the map
-            else:
-                logits = upsample_nearest(logits, scale, height, width)
-            fused = logits if fused is None else fused + logits
-        if self.fusion == "sum":
-            gate = ops.sigmoid(fused + self.excite_bias)
-        else:
-            gate = fused / len(self.scales)
-        return inputs * ops.cast(gate, inputs.dtype)
+        logits = [self._scale_logits(x, i, scale, training) for i, scale in enumerate(self.scales)]
+        return fuse_scales(
+            logits, self.scales, self.fusion, self.excite_bias, ops.shape(x)[1], ops.shape(x)[2]
+        )
+
+    def gate(self, inputs, training=None):
+        """The ``(N, H, W, C)`` gate the layer multiplies ``inputs`` by, in the statistics
+        dtype."""
+        return ops.broadcast_to(self._gate_map(inputs, training), ops.shape(inputs))
+
+    def call(self, inputs, training=None):
+        return inputs * ops.cast(self._gate_map(inputs, training), inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -66,13 +66,17 @@ class SqueezeExcitation(keras.layers.Layer):
         channels = input_shape[-1]
         add_excitation_weights(self, channels, self.reduction)
 
-    def call(self, inputs):
+    def gate(self, inputs, training=None):
+        """The ``(N, C)`` gate the layer multiplies ``inputs`` by."""
+        del training  # SE behaves alike in training and inference
         # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, in
         # the pooling and in the gradient of the product alike.
         x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
-        squeezed = ops.mean(x, axis=1)  # (N, C)
-        gate = ops.sigmoid(excite(self, squeezed))
-        return ops.reshape(x * gate[:, None, :], ops.shape(inputs))
+        return ops.sigmoid(excite(self, ops.mean(x, axis=1)))
+
+    def call(self, inputs):
+        x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
+        return ops.reshape(x * self.gate(inputs)[:, None, :], ops.shape(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -302,9 +302,13 @@ class StyleRecalibration(keras.layers.Layer):
         hidden = ops.relu(ops.matmul(pooled, self.squeeze_kernel) + self.squeeze_bias)
         return ops.matmul(hidden, self.excite_kernel)
 
-    def call(self, inputs, training=None):
+    def gate(self, inputs, training=None):
+        """The ``(N, C)`` gate the layer multiplies ``inputs`` by, in the statistics dtype."""
         z = self.integrate(self.pool_statistics(inputs, training=training))
-        gate = ops.cast(ops.sigmoid(self.bn(z, training=training)), inputs.dtype)
+        return ops.sigmoid(self.bn(z, training=training))
+
+    def call(self, inputs, training=None):
+        gate = ops.cast(self.gate(inputs, training), inputs.dtype)
         # The product on (N, H*W, C), so that the gate's gradient is a one-axis reduction too.
         x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
         return ops.reshape(x * gate[:, None, :], ops.shape(inputs))
