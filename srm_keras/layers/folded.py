@@ -569,8 +569,8 @@ def _describe(layer) -> str:
 
 def is_foldable(layer: keras.layers.Layer) -> bool:
     """Whether :func:`fold_module` has an inference form for ``layer``: SRM with the CFC
-    integration (any pooling: ``srm``, ``srm_mean``, ``srm_std``), and GE with the parametric
-    global gather (with or without the GE-θ⁺ bottleneck). Not SRM's MLP integration
+    integration (any pooling: ``srm``, ``srm_mean``, ``srm_std``), GE with the parametric
+    global gather (with or without the GE-θ⁺ bottleneck), SE and MS-SAR. Not SRM's MLP integration
     (``srm_mlp``): its BN follows a dense layer, and the int8 reason for folding (the CFC
     quantised per channel as a depthwise convolution) does not apply; models keep it as is."""
     if isinstance(layer, StyleRecalibration):

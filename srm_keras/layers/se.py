@@ -28,6 +28,12 @@ def excite(layer: keras.layers.Layer, context):
     return ops.matmul(hidden, layer.excite_kernel) + layer.excite_bias
 
 
+def _positions(inputs):
+    """(N, H, W, C) -> (N, H*W, C): XLA reduces one axis several times faster than two adjacent
+    ones, in the pooling and in the gradient of the product alike."""
+    return ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
+
+
 @keras.saving.register_keras_serializable(package="srm_keras")
 class SqueezeExcitation(keras.layers.Layer):
     """Squeeze-and-Excitation (SE) channel recalibration.
@@ -69,14 +75,14 @@ class SqueezeExcitation(keras.layers.Layer):
     def gate(self, inputs, training=None):
         """The ``(N, C)`` gate the layer multiplies ``inputs`` by."""
         del training  # SE behaves alike in training and inference
-        # (N, H*W, C): XLA reduces one axis several times faster than two adjacent ones, in
-        # the pooling and in the gradient of the product alike.
-        x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
+        return self._gate_of_positions(_positions(inputs))
+
+    def _gate_of_positions(self, x):
         return ops.sigmoid(excite(self, ops.mean(x, axis=1)))
 
     def call(self, inputs):
-        x = ops.reshape(inputs, (ops.shape(inputs)[0], -1, inputs.shape[-1]))
-        return ops.reshape(x * self.gate(inputs)[:, None, :], ops.shape(inputs))
+        x = _positions(inputs)
+        return ops.reshape(x * self._gate_of_positions(x)[:, None, :], ops.shape(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -55,9 +55,9 @@ def style_pool(
         mean[n, c] = sum_hw x[n, h, w, c] / (H W)
         std[n, c] = sqrt(sum_hw (x[n, h, w, c] - mean[n, c])^2 / max(H W - ddof, 1) + epsilon)
 
-    Shared by :class:`StyleRecalibration` and its inference form
-    :class:`~srm_keras.layers.FoldedStyleRecalibration`. ``training`` only picks between two
-    forms of the same sums (:func:`per_sample_pooling`).
+    The pooling of :class:`StyleRecalibration`; its inference form pools the same sums over
+    the map itself (:func:`srm_keras.layers.folded.map_statistics`). ``training`` only picks
+    between two forms of the same sums (:func:`per_sample_pooling`).
 
     Returns:
         ``(mean, std)``, each ``(N, C)``.

@@ -30,19 +30,12 @@ def zoo_table(names: list[str] | None = None) -> list[dict]:
     """
     names = list(PAPER_IMAGENET) if names is None else names
     rows = []
-    counted: dict[str, tuple[int, int]] = {}
-
-    def counts(name: str) -> tuple[int, int]:
-        if name not in counted:
-            counted[name] = model_counts(name)
-        return counted[name]
-
     for name in names:
-        params, macs = counts(name)
+        params, macs = model_counts(name)
         row = {"name": name, "params": params, "gmacs": macs / 1e9}
         family, key, module = parse_model_name(name)
         if module is not None:
-            plain_params, plain_macs = counts(model_name(family, key, None))
+            plain_params, plain_macs = model_counts(model_name(family, key, None))
             row["params_overhead"] = params / plain_params - 1
             row["macs_overhead"] = macs / plain_macs - 1
         if _has_bottlenecks(name):
