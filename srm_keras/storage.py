@@ -33,7 +33,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,29 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_json(path: str | os.PathLike, value: Any) -> None:
     write_text(path, json.dumps(value, indent=2, default=_jsonable) + "\n")
+
+
+def format_csv(rows: Sequence[Mapping[str, Any]], fieldnames: Sequence[str] | None = None) -> str:
+    """``rows`` as CSV with a header: the columns ``fieldnames`` (default: the first row's keys,
+    in order), other keys left out, ``None`` an empty cell, lines ending in ``\\n``."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    columns = list(fieldnames if fieldnames is not None else rows[0])
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_csv(
+    path: str | os.PathLike,
+    rows: Sequence[Mapping[str, Any]],
+    fieldnames: Sequence[str] | None = None,
+) -> None:
+    """Write :func:`format_csv` of ``rows`` to ``path`` atomically."""
+    write_text(path, format_csv(rows, fieldnames))
 
 
 def read_json(path: str | os.PathLike) -> Any:

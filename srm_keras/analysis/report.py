@@ -3,8 +3,6 @@ study), ``gates.csv`` (gate statistics)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,15 +19,6 @@ PICTURE = "pruning.png"
 GATES = "gates.csv"
 
 _LINE_STYLES = {"gate": "-", "bn_scale": "--", "random": ":"}
-
-
-def format_csv(rows: list[dict]) -> str:
-    """The rows as CSV, columns in the order of the first row."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def format_markdown(rows: list[dict]) -> str:
@@ -86,7 +75,7 @@ def write_pruning_report(rows: list[dict], output: str | os.PathLike) -> dict[st
         raise ValueError("no rows to write: the pruning study measured nothing.")
     output = Path(output)
     paths = {"csv": output / CSV, "markdown": output / MARKDOWN, "png": output / PICTURE}
-    storage.write_text(paths["csv"], format_csv(rows))
+    storage.write_csv(paths["csv"], rows)
     storage.write_text(paths["markdown"], format_markdown(rows))
     save_figure(pruning_figure(rows), paths["png"])
     return paths
@@ -105,7 +94,7 @@ def write_gate_table(
     if not rows:
         raise ValueError("no gate statistics to write.")
     path = Path(output) / GATES
-    storage.write_text(path, format_csv(rows))
+    storage.write_csv(path, rows)
     return path
 
 

@@ -36,9 +36,10 @@ def load_run(
 ) -> RunData:
     """Load a run folder made by ``srm-keras train``: its model and its held-out split.
 
-    The split is rebuilt from the run's ``config.json`` as ``srm-keras evaluate`` does: its
-    dataset, ``data_dir``, image size, ``validation_split``, ``seed`` (0 if the run had none)
-    and ``augment`` (which picks the evaluation transform), deterministically.
+    The split is rebuilt from the run's ``config.json`` as ``srm-keras evaluate`` does
+    (:meth:`~srm_keras.training.run_folder.RunFolder.split_settings`: its dataset, image size,
+    ``validation_split``, ``seed`` and ``augment``, which picks the evaluation transform),
+    deterministically.
 
     Args:
         path: the run folder.
@@ -54,20 +55,19 @@ def load_run(
         raise ValueError(
             f"{str(path)!r} is not a run folder made by srm-keras train (no config.json)."
         )
-    settings = run.settings()
+    split = run.split_settings()
     model = load_model(run.best_model if best else run.model)
-    size = settings.get("image_size") or model.input_shape[1]
+    size = split["image_size"] or model.input_shape[1]
     if size is None:
         raise ValueError(f"{str(path)!r}: neither the run nor its model fixes an image size.")
-    seed = settings.get("seed")
     bundle = load_datasets(
-        settings["dataset"],
+        split["dataset"],
         image_size=int(size),
         batch_size=int(batch_size),
-        augment=settings.get("augment") or "auto",
-        validation_split=float(settings.get("validation_split") or 0.2),
-        seed=0 if seed is None else int(seed),
-        data_dir=data_dir if data_dir is not None else settings.get("data_dir"),
+        augment=split["augment"],
+        validation_split=split["validation_split"],
+        seed=split["seed"],
+        data_dir=data_dir if data_dir is not None else split["data_dir"],
         deterministic=True,
     )
-    return RunData(run.path, model, bundle.validation, list(bundle.class_names), settings)
+    return RunData(run.path, model, bundle.validation, list(bundle.class_names), run.settings())

@@ -47,11 +47,7 @@ def _settings(args) -> tuple[Path, dict]:
     if path.is_dir() and run is None:
         raise ValueError(f"{str(path)!r} is not a run folder (no config.json).")
     if run is not None:
-        recorded = run.settings()
-        for key in ("dataset", "data_dir", "image_size", "validation_split", "augment"):
-            settings[key] = recorded.get(key)
-        if recorded.get("seed") is not None:
-            settings["seed"] = recorded["seed"]
+        settings.update(run.split_settings())
     if path.is_dir():
         path = run.best_model if args.best else run.model
     for key in (

@@ -24,12 +24,12 @@ def run_data_settings(source: str | Path) -> dict:
     if run is None:
         return {}
     try:
-        settings = run.settings()
+        split = run.split_settings()
     except ValueError as error:
         logger.warning("ignoring the run's settings: %s", error)
         return {}
     keys = ("dataset", "data_dir", "seed", "validation_split")
-    return {key: settings[key] for key in keys if settings.get(key) is not None}
+    return {key: split[key] for key in keys if split[key] is not None}
 
 
 def export_data(

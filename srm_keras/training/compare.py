@@ -21,7 +21,6 @@ comparison); for a run finished by another command it is left empty.
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import os
 import re
@@ -107,7 +106,7 @@ def compare_modules(
         keras.backend.clear_session()  # one model at a time in memory
     previous = _read_rows(output / CSV)
     rows = [_row(run, counted, previous) for run in configs]
-    storage.write_text(output / CSV, format_csv(rows))
+    storage.write_csv(output / CSV, rows, FIELDS)
     storage.write_text(output / MARKDOWN, format_markdown(rows))
     plots.plot_comparison([run.output for run in configs], output / FIGURE)
     return rows
@@ -214,15 +213,6 @@ def _read_rows(path: Path) -> dict[str, dict[str, str]]:
         return {}
     with path.open(newline="") as f:
         return {row["model"]: row for row in csv.DictReader(f) if row.get("model")}
-
-
-def format_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as ``comparison.csv`` (an unknown value is an empty cell)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: "" if row[key] is None else row[key] for key in FIELDS} for row in rows)
-    return buffer.getvalue()
 
 
 def format_markdown(rows: list[dict[str, Any]]) -> str:

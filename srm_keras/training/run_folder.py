@@ -105,6 +105,24 @@ class RunFolder:
         except (OSError, ValueError) as error:
             raise ValueError(f"cannot read {self.config_json}: {error}") from None
 
+    def split_settings(self) -> dict[str, Any]:
+        """What rebuilds the run's held-out split and its evaluation transform, from its
+        ``config.json``: ``dataset``, ``data_dir``, ``image_size``, and ``validation_split``,
+        ``seed`` and ``augment`` with the defaults training applies when a run names none
+        (0.2, 0 and ``"auto"``). ``srm-keras evaluate``, the analyses and the export's
+        verification images all read the split from here."""
+        settings = self.settings()
+        split = settings.get("validation_split")
+        seed = settings.get("seed")
+        return {
+            "dataset": settings.get("dataset"),
+            "data_dir": settings.get("data_dir"),
+            "image_size": settings.get("image_size"),
+            "validation_split": 0.2 if split is None else float(split),
+            "seed": 0 if seed is None else int(seed),
+            "augment": settings.get("augment") or "auto",
+        }
+
     @property
     def finished(self) -> bool:
         return self.final_metrics.exists() and not self.backup.exists()

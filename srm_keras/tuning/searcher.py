@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
 import shutil
 from pathlib import Path
@@ -100,7 +98,7 @@ def search(
     rows = trial_rows(instance)
     if not rows or rows[0]["score"] is None:
         raise ValueError(f"The search in {output} finished no trial; see the log above.")
-    storage.write_text(output / "trials.csv", format_csv(rows))
+    storage.write_csv(output / "trials.csv", rows)
     storage.write_text(output / "trials.md", format_markdown(rows))
     save_figure(trials_figure(rows), output / "trials.png")
     best_hp = instance.get_best_hyperparameters(1)[0]
@@ -147,14 +145,6 @@ def trial_rows(tuner: keras_tuner.Tuner) -> list[dict]:
         row["score"] = trial.score
         rows.append(row)
     return sorted(rows, key=lambda r: (r["score"] is None, -(r["score"] or 0.0)))
-
-
-def format_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def format_markdown(rows: list[dict]) -> str:

@@ -142,3 +142,22 @@ def test_the_lock_is_released_when_its_holder_ends(tmp_path):
                 pass
     with folder.lock():  # free again
         pass
+
+
+def test_split_settings_fill_the_defaults_training_applies(tmp_path):
+    from srm_keras import storage
+
+    folder = RunFolder(tmp_path)
+    storage.write_json(folder.config_json, {"dataset": "digits", "seed": None, "image_size": 32})
+    assert folder.split_settings() == {
+        "dataset": "digits",
+        "data_dir": None,
+        "image_size": 32,
+        "validation_split": 0.2,
+        "seed": 0,
+        "augment": "auto",
+    }
+    recorded = {"dataset": "digits", "seed": 7, "validation_split": 0.3, "augment": "none"}
+    storage.write_json(folder.config_json, recorded)
+    split = folder.split_settings()
+    assert (split["seed"], split["validation_split"], split["augment"]) == (7, 0.3, "none")
