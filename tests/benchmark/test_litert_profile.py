@@ -1,0 +1,75 @@
+"""The LiteRT operator profiler: its one-operator models are the graph's operators, exactly."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from srm_keras.benchmark.litert_profile import (
+    one_operator_models,
+    operator_interpreter,
+    profile,
+    traced_tensors,
+)
+from srm_keras.export.tflite import operator_counts
+
+
+def _gated_block() -> bytes:
+    """A residual block with a squeeze-and-excitation gate, as float32 TFLite."""
+    rng = np.random.default_rng(0)
+    kernel = tf.constant(rng.normal(0, 0.1, (3, 3, 3, 8)), tf.float32)
+    squeeze = tf.constant(rng.normal(0, 0.3, (8, 2)), tf.float32)
+    excite = tf.constant(rng.normal(0, 0.3, (2, 8)), tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 12, 12, 3], tf.float32)])
+    def block(images):
+        x = images / 255.0
+        y = tf.nn.conv2d(x, kernel, 1, "SAME")
+        gate = tf.sigmoid(tf.nn.relu(tf.reduce_mean(y, axis=[1, 2]) @ squeeze) @ excite)
+        return tf.nn.relu(y * gate[:, None, None, :] + tf.reduce_mean(x, axis=-1, keepdims=True))
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [block.get_concrete_function()], block
+    )
+    return converter.convert()
+
+
+@pytest.fixture(scope="module")
+def block():
+    return _gated_block()
+
+
+def test_each_operator_alone_computes_what_it_computes_in_the_graph(block):
+    _, tensors = traced_tensors(block, batch_size=3, seed=1)
+    cut = list(one_operator_models(block))
+    counted: dict[str, int] = {}
+    for _, kind, _ in cut:
+        counted[kind] = counted.get(kind, 0) + 1
+    assert counted == operator_counts(block)  # every operator once, none added
+    for position, kind, single in cut:
+        assert operator_counts(single) == {kind: 1}
+        interpreter = operator_interpreter(single, tensors, threads=1)
+        interpreter.invoke()
+        for detail in interpreter.get_output_details():
+            # Batch 3, as traced (the file says batch 1): the inputs were resized.
+            assert detail["shape"][0] == 3 or len(detail["shape"]) < 2
+            # The same kernel on the same inputs: bit-for-bit the graph's own result.
+            np.testing.assert_array_equal(
+                interpreter.get_tensor(detail["index"]),
+                tensors[detail["index"]],
+                err_msg=f"operator {position} ({kind})",
+            )
+
+
+def test_profile_reports_every_operator_and_the_whole_model(tmp_path, block):
+    path = tmp_path / "block.tflite"
+    path.write_bytes(block)
+    result = profile([path], batch_size=2, runs=3, threads=1, progress=lambda _: None)
+    model = result["models"]["block"]
+    counts = {kind: entry["count"] for kind, entry in model["by_type"].items()}
+    assert counts == operator_counts(block)
+    assert [row["index"] for row in model["operators"]] == list(range(sum(counts.values())))
+    assert model["whole_ms"] > 0 and result["empty_invoke_ms"] > 0
+    assert model["operators_sum_ms"] == pytest.approx(
+        sum(row["ms"] for row in model["operators"]),
+        abs=1e-3,  # rounded to 4 decimals each
+    )
