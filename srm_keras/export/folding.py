@@ -34,6 +34,7 @@ from srm_keras.layers import (  # the classes are re-exported: they were defined
     FoldedStyleRecalibration,
     fold_module,
     is_foldable,
+    takes_mean,
 )
 
 __all__ = [
@@ -47,7 +48,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def fold_model(model: keras.Model, gather: str = "sum") -> tuple[keras.Model, list[str]]:
+def fold_model(
+    model: keras.Model, gather: str = "sum", early_mean: bool = True
+) -> tuple[keras.Model, list[str]]:
     """A copy of ``model`` with every module in its inference form; and their layer names.
 
     Inference forms (docs/design.md §14): SRM with the CFC integration (any pooling), GE with a
@@ -55,6 +58,14 @@ def fold_model(model: keras.Model, gather: str = "sum") -> tuple[keras.Model, li
     folded, and SE; see :func:`srm_keras.layers.is_foldable`. ``gather`` is the form of GE's
     sum: "sum" for TensorFlow and LiteRT, "depthwise" for ONNX. Other layers, SRM's MLP
     integration among them, are copied unchanged. ``model`` must compute in float32.
+
+    With ``early_mean`` (the default), a form that pools its input's channel means
+    (:func:`srm_keras.layers.takes_mean`) and whose input is made by a 1x1 convolution with
+    stride 1 and no activation, optionally followed by a batch normalisation (the last
+    convolution of a bottleneck), takes them as that convolution and BN applied to the mean of
+    the convolution's input: the same means (a mean over positions commutes with a map applied
+    at each position alike), read from a map with a quarter of the channels in a bottleneck.
+    The copy is for inference: its BN layers run on their moving statistics.
     """
     folded = [layer.name for layer in model.layers if is_foldable(layer)]
     if not folded:
@@ -66,13 +77,90 @@ def fold_model(model: keras.Model, gather: str = "sum") -> tuple[keras.Model, li
             return fold_module(layer, gather)
         return layer.__class__.from_config(layer.get_config())
 
-    copy = keras.models.clone_model(model, clone_function=clone)
+    projections = _Projections()
+
+    def call(layer, *args, **kwargs):
+        if early_mean and takes_mean(layer) and len(args) == 1 and _no_tensors(kwargs):
+            made = projections.source(args[0])
+            if made is not None:
+                return layer(args[0], mean=made(layer.name), **kwargs)
+        outputs = layer(*args, **kwargs)
+        projections.record(layer, args, kwargs, outputs)
+        return outputs
+
+    copy = keras.models.clone_model(model, clone_function=clone, call_function=call)
     for layer in model.layers:
         # Input layers hold no weights, and clone_model renames an unnamed one.
         if layer.weights and not is_foldable(layer):
             copy.get_layer(layer.name).set_weights(layer.get_weights())
-    logger.info("folded the batch normalisation of %d modules", len(folded))
+    logger.info(
+        "folded the batch normalisation of %d modules; %d take their means before a convolution",
+        len(folded),
+        projections.used,
+    )
     return copy, folded
+
+
+class _Projections:
+    """The tensors of a model being cloned that a 1x1 convolution (and a BN after it) made
+    from another: what the mean of each can be computed from."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple] = {}  # id(output) -> (output, conv, bn or None, input)
+        self.used = 0
+
+    def record(self, layer, args, kwargs, outputs) -> None:
+        if len(args) != 1 or not _no_tensors(kwargs) or not isinstance(outputs, keras.KerasTensor):
+            return
+        (inputs,) = args
+        if _is_pointwise_linear(layer) and len(inputs.shape) == 4:
+            self._made[id(outputs)] = (outputs, layer, None, inputs)
+        elif _is_channel_affine(layer):
+            entry = self._made.get(id(inputs))
+            if entry is not None and entry[0] is inputs and entry[2] is None:
+                self._made[id(outputs)] = (outputs, entry[1], layer, entry[3])
+
+    def source(self, tensor):
+        """None, or a function of a name that makes ``tensor``'s channel means, (N, 1, 1, C),
+        from the input of the convolution that made it."""
+        entry = self._made.get(id(tensor))
+        if entry is None or entry[0] is not tensor:
+            return None
+        _, conv, bn, inputs = entry
+
+        def mean(name):
+            self.used += 1
+            pooled = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_mean")
+            means = conv(pooled(inputs))
+            return means if bn is None else bn(means)
+
+        return mean
+
+
+def _no_tensors(kwargs) -> bool:
+    """Whether a layer call's keyword arguments are all None (Keras records ``mask=None``)."""
+    return all(value is None for value in kwargs.values())
+
+
+def _is_pointwise_linear(layer) -> bool:
+    """A Keras Conv2D that maps each position alike: 1x1, stride 1, no dilation or groups, no
+    activation, channels-last."""
+    return (
+        type(layer).call is keras.layers.Conv2D.call
+        and isinstance(layer, keras.layers.Conv2D)
+        and tuple(layer.kernel_size) == (1, 1)
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.groups == 1
+        and layer.data_format == "channels_last"
+        and layer.activation in (None, keras.activations.linear)
+    )
+
+
+def _is_channel_affine(layer) -> bool:
+    """A Keras BatchNormalization over the channels of a channels-last map: at inference, a
+    per-channel affine map."""
+    return type(layer).call is keras.layers.BatchNormalization.call and layer.axis in (-1, 3)
 
 
 def fold_serving_model(

@@ -8,6 +8,7 @@ from srm_keras.layers.folded import (
     InferenceSqueezeExcitation,
     fold_module,
     is_foldable,
+    takes_mean,
 )
 from srm_keras.layers.ge import GatherExcitation
 from srm_keras.layers.mssar import (
@@ -39,5 +40,6 @@ __all__ = [
     "names",
     "register",
     "short_name",
+    "takes_mean",
     "upsample_nearest",
 ]

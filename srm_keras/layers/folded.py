@@ -28,8 +28,9 @@ from srm_keras.layers.srm import (
 )
 
 
-def map_statistics(inputs, pooling, ddof, epsilon, statistics_dtype):
-    """The statistics of :func:`~srm_keras.layers.srm.pool_statistics`, each ``(N, 1, 1, C)``.
+def map_statistics(inputs, pooling, ddof, epsilon, statistics_dtype, mean=None):
+    """The statistics of :func:`~srm_keras.layers.srm.pool_statistics`, each ``(N, 1, 1, C)``;
+    ``mean``, when given, is the input's channel means, computed elsewhere (:func:`takes_mean`).
 
     The same sums, written for exported graphs: reductions over the two spatial axes that
     keep them, and static sizes where the input has them. Converters map these to global
@@ -39,7 +40,9 @@ def map_statistics(inputs, pooling, ddof, epsilon, statistics_dtype):
     """
     x = ops.cast(inputs, statistics_dtype)
     pooled = {}
-    if "mean" in pooling or "std" in pooling:
+    if mean is not None:
+        pooled["mean"] = ops.cast(mean, statistics_dtype)
+    elif "mean" in pooling or "std" in pooling:
         pooled["mean"] = ops.mean(x, axis=(1, 2), keepdims=True)
     if "std" in pooling:
         height, width = x.shape[1], x.shape[2]
@@ -180,9 +183,9 @@ class FoldedStyleRecalibration(keras.layers.Layer):
             autocast=False,
         )
 
-    def call(self, inputs):
+    def call(self, inputs, mean=None):
         statistics = map_statistics(
-            inputs, self.pooling, self.ddof, self.epsilon, self.statistics_dtype
+            inputs, self.pooling, self.ddof, self.epsilon, self.statistics_dtype, mean
         )
         stats = ops.concatenate(statistics, axis=2)  # (N, 1, P, C)
         z = ops.depthwise_conv(stats, self.kernel, strides=1, padding="valid")  # (N, 1, 1, C)
@@ -253,8 +256,8 @@ class InferenceSqueezeExcitation(keras.layers.Layer):
             )
         add_excitation_weights(self, input_shape[-1], self.reduction)
 
-    def call(self, inputs):
-        squeezed = ops.mean(inputs, axis=(1, 2), keepdims=True)
+    def call(self, inputs, mean=None):
+        squeezed = ops.mean(inputs, axis=(1, 2), keepdims=True) if mean is None else mean
         return inputs * ops.sigmoid(excite_maps(self, squeezed))
 
     def compute_output_shape(self, input_shape):
@@ -516,12 +519,14 @@ class FoldedMultiScaleSpatialRecalibration(keras.layers.Layer):
         x = ops.conv(x, kernel[None, None], padding="valid")
         return x if bias is None else x + bias
 
-    def call(self, inputs):
+    def call(self, inputs, mean=None):
         x = ops.cast(inputs, self.statistics_dtype)
         height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
         logits = []
         for index, scale in enumerate(self.scales):
-            if scale == GLOBAL:
+            if scale == GLOBAL and mean is not None and self.pooling != "max":
+                pooled = ops.cast(mean, self.statistics_dtype)
+            elif scale == GLOBAL:
                 reduce = ops.max if self.pooling == "max" else ops.mean
                 pooled = reduce(x, axis=(1, 2), keepdims=True)  # (N, 1, 1, C): broadcasts
             elif scale == 1:
@@ -578,6 +583,22 @@ def is_foldable(layer: keras.layers.Layer) -> bool:
     if isinstance(layer, SqueezeExcitation | MultiScaleSpatialRecalibration):
         return True
     return isinstance(layer, GatherExcitation) and layer.parametric and layer.extent == GLOBAL
+
+
+def takes_mean(layer: keras.layers.Layer) -> bool:
+    """Whether ``layer`` is an inference form that pools its input's channel means and takes
+    them precomputed, as ``layer(x, mean=m)`` with ``m`` of shape ``(N, 1, 1, C)``: SE, SRM
+    with a mean or a std among its statistics (the std centres on the mean), MS-SAR with a
+    global scale pooled by average. :func:`srm_keras.export.folding.fold_model` passes it
+    where the mean costs less before the convolution that makes the input (docs/design.md
+    §14)."""
+    if isinstance(layer, InferenceSqueezeExcitation):
+        return True
+    if isinstance(layer, FoldedStyleRecalibration):
+        return "mean" in layer.pooling or "std" in layer.pooling
+    if isinstance(layer, FoldedMultiScaleSpatialRecalibration):
+        return GLOBAL in layer.scales and layer.pooling != "max"
+    return False
 
 
 def fold_module(layer: keras.layers.Layer, gather: str = "sum") -> keras.layers.Layer:

@@ -14,6 +14,18 @@ def perturbed_resnet20(recalibration, *, seed: int = 0, classes: int = 10, size:
     from srm_keras.models import resnet
 
     model = resnet(20, recalibration, input_shape=(size, size, 3), classes=classes)
+    return _perturbed(model, seed)
+
+
+def perturbed_resnet50(recalibration, *, seed: int = 0, classes: int = 10, size: int = 32):
+    """A ResNet-50 (bottleneck blocks), randomised as :func:`perturbed_resnet20`."""
+    from srm_keras.models import resnet
+
+    model = resnet(50, recalibration, input_shape=(size, size, 3), classes=classes)
+    return _perturbed(model, seed)
+
+
+def _perturbed(model, seed):
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         name, shape = variable.path, tuple(variable.shape)

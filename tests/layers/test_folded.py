@@ -247,6 +247,34 @@ def test_is_foldable_per_registry_name():
     assert foldable == {"srm", "srm_mean", "srm_std", "se", "ge", "ge_plus", "mssar"}
 
 
+def test_takes_mean_names_the_forms_that_pool_the_mean():
+    srm_max = FoldedStyleRecalibration(pooling=("max",))
+    assert layers.takes_mean(InferenceSqueezeExcitation())
+    assert layers.takes_mean(FoldedStyleRecalibration())  # mean and std
+    assert layers.takes_mean(FoldedStyleRecalibration(pooling=("std",)))  # centred on it
+    assert not layers.takes_mean(srm_max)
+    assert layers.takes_mean(FoldedMultiScaleSpatialRecalibration(scales=(1, "global")))
+    assert not layers.takes_mean(FoldedMultiScaleSpatialRecalibration(scales=(1, 2)))
+    assert not layers.takes_mean(
+        FoldedMultiScaleSpatialRecalibration(scales=(1, "global"), pooling="max")
+    )
+    assert not layers.takes_mean(FoldedGatherExcitation())
+
+
+def test_a_given_mean_replaces_the_pooled_one():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 5, 8)).astype("float32")
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    se = InferenceSqueezeExcitation(reduction=2)
+    se.build(x.shape)
+    se.set_weights([rng.normal(size=w.shape).astype("float32") for w in se.get_weights()])
+    # NumPy's and TensorFlow's float32 means of 25 values differ by a few ulps (1e-7 relative);
+    # through normal weights and the sigmoid into outputs of size ~3: well under 1e-5.
+    np.testing.assert_allclose(se(x, mean=mean), se(x), rtol=1e-5, atol=1e-5)
+    # A different mean changes the gate: the argument is used, not ignored.
+    assert np.abs(np.asarray(se(x, mean=mean + 1.0)) - np.asarray(se(x))).max() > 1e-3
+
+
 def test_folded_layers_are_not_registry_modules():
     # Inference-only: they belong to no name a model builder accepts.
     for name in layers.names():
