@@ -1,7 +1,7 @@
 """The modules' inference forms in TensorFlow: Keras models against their folded copies.
 
-    .venv/bin/python benchmarks/tf_inference_forms.py --batch-size 16 \\
-        --output benchmarks/results/<date>_cpu_tf_inference_forms_b16/cpu_tf_inference_forms_b16.json
+    .venv/bin/python benchmarks/tf_inference_forms.py --batch-size 16 --output \\
+        benchmarks/results/<date>_cpu_tf_inference_forms_b16/cpu_tf_inference_forms_b16.json
 
 The exported SavedModel (TF Serving) runs the modules' inference forms
 (``srm_keras.export.folding.fold_model``). This times, in one interleaved run

@@ -1,7 +1,8 @@
 """Where TensorFlow spends its time in zoo models: per op type, from its profiler.
 
     .venv/bin/python benchmarks/tf_profile.py --models resnet50 se_resnet50 srm_resnet50 \\
-        ge_resnet50 --batch-size 16 --output benchmarks/results/<date>_cpu_tf_profile_b16/cpu_tf_profile_b16.json
+        ge_resnet50 --batch-size 16 \\
+        --output benchmarks/results/<date>_cpu_tf_profile_b16/cpu_tf_profile_b16.json
 
 Each model (untrained, seeded) runs inference in a ``tf.function`` (XLA off, as ``srm-keras
 bench --jit-compile off``) at ``--batch-size`` on 224x224 images; after a warm-up, ``--runs``
