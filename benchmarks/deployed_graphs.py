@@ -70,8 +70,16 @@ def main() -> None:
         tflite_ops = tflite_counts(final.read_bytes())
         result["models"][name] = {
             "inference_forms": len(forms),
-            "onnx": {"nodes": sum(onnx_ops.values()), "operators": onnx_ops},
-            "tflite_float32": {"operators_run": sum(tflite_ops.values()), "operators": tflite_ops},
+            "onnx": {
+                "nodes": sum(onnx_ops.values()),
+                "operators": onnx_ops,
+                "bytes": onnx_path.stat().st_size,
+            },
+            "tflite_float32": {
+                "operators_run": sum(tflite_ops.values()),
+                "operators": tflite_ops,
+                "bytes": final.stat().st_size,
+            },
         }
         print(f"{name}: ONNX {sum(onnx_ops.values())} nodes {onnx_ops}")
         print(f"{name}: TFLite {sum(tflite_ops.values())} operators {tflite_ops}")

@@ -32,6 +32,9 @@ def _module_names(model) -> set[str]:
     from srm_keras.layers import names
 
     suffixes = {f"_{name}" for name in names()} | {"_srm", "_se", "_ge", "_mssar"}
+    # The inference forms' early means (their pooling; the block's last convolution and BN on
+    # the pooled vector stay in that convolution's scope) count as the module's.
+    suffixes.add("_early_mean")
     return {layer.name for layer in model.layers if layer.name.endswith(tuple(suffixes))}
 
 

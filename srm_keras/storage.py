@@ -156,14 +156,16 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
 
 
 def format_csv(rows: Sequence[Mapping[str, Any]], fieldnames: Sequence[str] | None = None) -> str:
-    """``rows`` as CSV with a header: the columns ``fieldnames`` (default: the first row's keys,
-    in order), other keys left out, ``None`` an empty cell, lines ending in ``\\n``."""
+    """``rows`` as CSV with a header, ``None`` an empty cell, lines ending in ``\\n``. The
+    columns are ``fieldnames``, other keys left out; or, by default, the first row's keys in
+    order, and a row with another key is a ValueError."""
     import csv
     import io
 
     buffer = io.StringIO()
     columns = list(fieldnames if fieldnames is not None else rows[0])
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    extra = "ignore" if fieldnames is not None else "raise"
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction=extra, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()

@@ -13,6 +13,10 @@ An operator timed alone is not exactly that operator in the graph: its input is 
 caches as its own previous invocation left it, where in the graph it is what the operator before
 it left. The sum of the operators against the whole model's time says how well the parts account
 for it. ``benchmarks/tflite_profile.py`` is the command line.
+
+For float32 models whose weights sit in the flatbuffer (what ``srm_keras.export`` writes):
+a weight stored outside it, or made at run time (a float16 model's DEQUANTIZE), would become an
+input of its operator's model, which the XNNPack delegate then does not take.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ def one_operator_models(content: bytes) -> Iterator[tuple[int, str, bytes]]:
         single = schema.SubGraphT()
         single.tensors = graph.tensors
         single.operators = [operator]
-        single.inputs = [index for index in used if not constant(index)]
+        single.inputs = list(dict.fromkeys(index for index in used if not constant(index)))
         single.outputs = list(operator.outputs)
         single.name = graph.name
         cut = schema.ModelT()
@@ -143,9 +147,13 @@ def profile(
     "operators"}}}``; ``by_type`` maps each operator type to its count and summed milliseconds
     (largest first), ``operators`` lists ``index``, ``type``, ``output`` shape and ``ms``.
     """
-    contenders = {"empty": _empty_invoke(threads)}
+    paths = [Path(path) for path in paths]
+    stems = [path.stem for path in paths]
+    if len(set(stems)) < len(stems):
+        raise ValueError(f"the models are reported by file name; these repeat: {stems}.")
+    contenders = {("empty",): _empty_invoke(threads)}
     layout: dict[str, list[tuple[int, str, list[int]]]] = {}
-    for path in map(Path, paths):
+    for path in paths:
         content = path.read_bytes()
         image, tensors = traced_tensors(content, batch_size, threads=threads, seed=seed)
         whole = _interpreter(content, threads)
@@ -169,7 +177,7 @@ def profile(
         on_round=lambda i: progress(f"round {i + 1}/{runs}"),
     )
     ms = {key: timing.median * 1e3 for key, timing in zip(keys, timings)}
-    overhead = ms["empty"]
+    overhead = ms[("empty",)]
     result = {"empty_invoke_ms": round(overhead, 4), "models": {}}
     for name, operators in layout.items():
         rows, by_type = [], {}

@@ -65,7 +65,9 @@ def fold_model(
     convolution of a bottleneck), takes them as that convolution and BN applied to the mean of
     the convolution's input: the same means (a mean over positions commutes with a map applied
     at each position alike), read from a map with a quarter of the channels in a bottleneck.
-    The copy is for inference: its BN layers run on their moving statistics.
+    Only where the convolution widens the map (its input has fewer channels, so fewer bytes to
+    read), and only in functional models (a ``keras.Sequential`` model is folded as is). The
+    copy is for inference: the BN applied to the means always runs on its moving statistics.
     """
     folded = [layer.name for layer in model.layers if is_foldable(layer)]
     if not folded:
@@ -88,7 +90,11 @@ def fold_model(
         projections.record(layer, args, kwargs, outputs)
         return outputs
 
-    copy = keras.models.clone_model(model, clone_function=clone, call_function=call)
+    # clone_model takes a call_function for functional models only.
+    early = early_mean and not isinstance(model, keras.Sequential)
+    copy = keras.models.clone_model(
+        model, clone_function=clone, call_function=call if early else None
+    )
     for layer in model.layers:
         # Input layers hold no weights, and clone_model renames an unnamed one.
         if layer.weights and not is_foldable(layer):
@@ -113,8 +119,10 @@ class _Projections:
         if len(args) != 1 or not _no_tensors(kwargs) or not isinstance(outputs, keras.KerasTensor):
             return
         (inputs,) = args
-        if _is_pointwise_linear(layer) and len(inputs.shape) == 4:
-            self._made[id(outputs)] = (outputs, layer, None, inputs)
+        if _is_pointwise_linear(layer):
+            # Only where the map the means come from is narrower: fewer bytes to read.
+            if len(inputs.shape) == 4 and (inputs.shape[-1] or 0) < (outputs.shape[-1] or 0):
+                self._made[id(outputs)] = (outputs, layer, None, inputs)
         elif _is_channel_affine(layer):
             entry = self._made.get(id(inputs))
             if entry is not None and entry[0] is inputs and entry[2] is None:
@@ -130,9 +138,15 @@ class _Projections:
 
         def mean(name):
             self.used += 1
-            pooled = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_mean")
+            pooled = keras.layers.GlobalAveragePooling2D(
+                data_format="channels_last",
+                keepdims=True,
+                dtype=conv.dtype_policy,
+                name=f"{name}_early_mean",
+            )
             means = conv(pooled(inputs))
-            return means if bn is None else bn(means)
+            # Inference only: BN's batch statistics of N vectors are not the map's.
+            return means if bn is None else bn(means, training=False)
 
         return mean
 

@@ -114,14 +114,20 @@ class RunFolder:
         settings = self.settings()
         split = settings.get("validation_split")
         seed = settings.get("seed")
-        return {
-            "dataset": settings.get("dataset"),
-            "data_dir": settings.get("data_dir"),
-            "image_size": settings.get("image_size"),
-            "validation_split": 0.2 if split is None else float(split),
-            "seed": 0 if seed is None else int(seed),
-            "augment": settings.get("augment") or "auto",
-        }
+        try:
+            return {
+                "dataset": settings.get("dataset"),
+                "data_dir": settings.get("data_dir"),
+                "image_size": settings.get("image_size"),
+                "validation_split": 0.2 if split is None else float(split),
+                "seed": 0 if seed is None else int(seed),
+                "augment": settings.get("augment") or "auto",
+            }
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{self.config_json}: validation_split {split!r} or seed {seed!r} is not a "
+                "number; fix the file, or give --validation-split and --seed."
+            ) from None
 
     @property
     def finished(self) -> bool:

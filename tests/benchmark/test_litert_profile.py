@@ -73,3 +73,16 @@ def test_profile_reports_every_operator_and_the_whole_model(tmp_path, block):
         sum(row["ms"] for row in model["operators"]),
         abs=1e-3,  # rounded to 4 decimals each
     )
+
+
+def test_models_are_named_by_their_files_so_a_name_may_not_repeat(tmp_path, block):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "block.tflite").write_bytes(block)
+    with pytest.raises(ValueError, match="repeat"):
+        profile(
+            [tmp_path / "a" / "block.tflite", tmp_path / "b" / "block.tflite"],
+            batch_size=1,
+            runs=1,
+            progress=lambda _: None,
+        )

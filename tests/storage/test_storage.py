@@ -170,3 +170,13 @@ def test_a_finished_run_folder_loses_its_debris_even_when_the_run_is_refused(tmp
         with pytest.raises(ValueError, match="already holds a finished run"):
             folder.prepare(config)
     assert not debris.exists()
+
+
+def test_csv_columns_come_from_the_first_row_or_are_named(tmp_path):
+    rows = [{"model": "se", "top1": 0.9, "note": None}, {"model": "srm", "top1": 0.91, "note": "x"}]
+    storage.write_csv(tmp_path / "t.csv", rows)
+    assert (tmp_path / "t.csv").read_text() == "model,top1,note\nse,0.9,\nsrm,0.91,x\n"
+    # Named columns leave the other keys out; unnamed, a row with a key of its own is an error.
+    assert storage.format_csv(rows, ["model"]) == "model\nse\nsrm\n"
+    with pytest.raises(ValueError):
+        storage.format_csv([*rows, {"model": "ge", "top1": 0.8, "note": None, "extra": 1}])

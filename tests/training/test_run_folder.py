@@ -161,3 +161,6 @@ def test_split_settings_fill_the_defaults_training_applies(tmp_path):
     storage.write_json(folder.config_json, recorded)
     split = folder.split_settings()
     assert (split["seed"], split["validation_split"], split["augment"]) == (7, 0.3, "none")
+    storage.write_json(folder.config_json, {"dataset": "digits", "validation_split": "a fifth"})
+    with pytest.raises(ValueError, match="validation_split 'a fifth'"):
+        folder.split_settings()
