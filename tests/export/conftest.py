@@ -25,6 +25,20 @@ def perturbed_resnet50(recalibration, *, seed: int = 0, classes: int = 10, size:
     return _perturbed(model, seed)
 
 
+def randomise_module_kernels(model, module_class, seed, suffixes=("_kernel",)):
+    """Give the ``module_class`` layers of ``model`` normal(0, 0.5) weights wherever a weight's
+    path ends with one of ``suffixes``; return those layers. perturbed_resnet20 randomises the
+    BNs and SRM's CFC only, and kernels that start at zero (SRM's MLP, MS-SAR's expansion)
+    would leave a module's paths untested."""
+    rng = np.random.default_rng(seed + 100)
+    modules = [layer for layer in model.layers if isinstance(layer, module_class)]
+    for module in modules:
+        for weight in module.trainable_weights:
+            if weight.path.endswith(tuple(suffixes)):
+                weight.assign(rng.normal(0.0, 0.5, weight.shape).astype("float32"))
+    return modules
+
+
 def _perturbed(model, seed):
     rng = np.random.default_rng(seed)
     for variable in model.weights:

@@ -10,7 +10,7 @@ from srm_keras.export import export
 from srm_keras.export.tflite import operators
 from srm_keras.layers import MultiScaleSpatialRecalibration
 from srm_keras.preprocessing import preprocess_input
-from tests.export.conftest import perturbed_resnet20
+from tests.export.conftest import perturbed_resnet20, randomise_module_kernels
 from tests.export.graphs import check_resnet20_graphs
 
 FORMATS = ["savedmodel", "tflite_float32", "onnx"]
@@ -22,13 +22,8 @@ def _perturbed_mssar_resnet20(seed):
     everywhere and would leave the spatial paths untested."""
     keras.utils.set_random_seed(seed)  # the convolutions' initial kernels too
     model = perturbed_resnet20("mssar", seed=seed)
-    rng = np.random.default_rng(seed + 100)
-    modules = [layer for layer in model.layers if isinstance(layer, MultiScaleSpatialRecalibration)]
-    for module in modules:
-        for weight in module.trainable_weights:
-            if weight.path.endswith(("_kernel", "excite_bias")):
-                weight.assign(rng.normal(0.0, 0.5, weight.shape).astype("float32"))
-    return model, modules
+    suffixes = ("_kernel", "excite_bias")
+    return model, randomise_module_kernels(model, MultiScaleSpatialRecalibration, seed, suffixes)
 
 
 def test_mssar_resnet20_exports_with_parity(tmp_path, digits, digits_arrays):

@@ -3,14 +3,13 @@ batch-norm folding on (the default): the pooling variants fold, the MLP is expor
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
 import pytest
 
 from srm_keras.export import export
 from srm_keras.export.tflite import operators
 from srm_keras.layers import StyleRecalibration
-from tests.export.conftest import perturbed_resnet20
+from tests.export.conftest import perturbed_resnet20, randomise_module_kernels
 
 FORMATS = ["savedmodel", "tflite_float32", "onnx"]
 
@@ -19,13 +18,7 @@ def _perturbed(recalibration, seed):
     """perturbed_resnet20 randomises the CFC and every BN; the MLP's kernels are randomised
     here too, since its second kernel starts at zero and would leave the MLP untested."""
     model = perturbed_resnet20(recalibration, seed=seed)
-    rng = np.random.default_rng(seed + 100)
-    modules = [layer for layer in model.layers if isinstance(layer, StyleRecalibration)]
-    for module in modules:
-        for weight in module.trainable_weights:
-            if weight.path.endswith("_kernel"):
-                weight.assign(rng.normal(0.0, 0.5, weight.shape).astype("float32"))
-    return model, modules
+    return model, randomise_module_kernels(model, StyleRecalibration, seed)
 
 
 @pytest.mark.parametrize(
