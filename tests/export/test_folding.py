@@ -182,23 +182,39 @@ def test_early_means_convert_cleanly_and_share_the_weights(tmp_path, recalibrati
     x = _bottleneck_tail(keras.layers.Conv2D(8, 3, padding="same")(inputs), recalibration)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Softmax(name="predictions")(keras.layers.Dense(10, name="logits")(x))
-    folded, _ = fold_model(_randomised(keras.Model(inputs, outputs)))
-    assert _early_means(folded) == 1
-    serving = serving_model(folded)
-    frozen = freeze(serving)
-    proto = to_onnx(frozen, name="block")
-    path, _ = convert_tflite(frozen, ["tflite_float32"], tmp_path, basename="block")[
-        "tflite_float32"
-    ]
-    content = path.read_bytes()
-    check_clean(
-        {
-            "artifacts": [
-                {"format": "onnx", "operators": operator_counts(proto)},
-                {"format": "tflite_float32", "operators": tflite_counts(content)},
-            ]
+    model = _randomised(keras.Model(inputs, outputs))
+
+    def converted(early_mean):
+        folded, _ = fold_model(model, early_mean=early_mean)
+        assert _early_means(folded) == int(early_mean)
+        serving = serving_model(folded)
+        frozen = freeze(serving)
+        proto = to_onnx(frozen, name="block")
+        folder = tmp_path / f"early_{early_mean}"
+        path, _ = convert_tflite(frozen, ["tflite_float32"], folder, basename="block")[
+            "tflite_float32"
+        ]
+        counts = {
+            "onnx": operator_counts(proto),
+            "tflite_float32": tflite_counts(path.read_bytes()),
         }
-    )
+        check_clean({"artifacts": [{"format": f, "operators": c} for f, c in counts.items()]})
+        return serving, proto, path, counts
+
+    serving, proto, path, counts = converted(early_mean=True)
+    _, _, _, late = converted(early_mean=False)
+    # The early mean adds the block's last convolution on the pooled vector and nothing else:
+    # in TFLite with its BN folded in, in ONNX with the BN as a product and a sum (ONNX
+    # Runtime fuses them into the convolution when it loads the file). The pooling replaces the
+    # module's own.
+    added = {
+        fmt: {op: counts[fmt].get(op, 0) - late[fmt].get(op, 0) for op in counts[fmt]}
+        for fmt in counts
+    }
+    assert {op: n for op, n in added["tflite_float32"].items() if n} == {"CONV_2D": 1}
+    assert {op: n for op, n in added["onnx"].items() if n} == {"Conv": 1, "Mul": 1, "Add": 1}
+    assert all(set(counts[fmt]) == set(late[fmt]) for fmt in counts)  # no operator type gone
+    content = path.read_bytes()
     images = np.random.default_rng(2).uniform(0, 255, (4, 8, 8, 3)).astype("float32")
     expected = np.asarray(serving(images)["probabilities"])
     session = onnxruntime.InferenceSession(proto.SerializeToString())
