@@ -69,13 +69,15 @@ def test_classes_still_importable_from_folding():
     assert folding.FoldedGatherExcitation is layers.FoldedGatherExcitation
 
 
-def _bottleneck_tail(x, recalibration, *, kernel=1, strides=1, activation=None, bn=True):
+def _bottleneck_tail(
+    x, recalibration, *, kernel=1, strides=1, activation=None, bn=True, bn_axis=-1
+):
     """conv (1x1 by default) -> BN -> module -> + shortcut: a bottleneck's last steps."""
     y = keras.layers.Conv2D(
         32, kernel, strides=strides, activation=activation, padding="same", name="conv3"
     )(x)
     if bn:
-        y = keras.layers.BatchNormalization(name="bn3")(y)
+        y = keras.layers.BatchNormalization(axis=bn_axis, name="bn3")(y)
     y = layers.get(recalibration)(name="module")(y)
     shortcut = keras.layers.Conv2D(32, 1, strides=strides, name="shortcut")(x)
     return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
@@ -129,6 +131,7 @@ def test_means_taken_before_a_pointwise_convolution(tmp_path, recalibration, bn)
         {"kernel": 3},  # zero padding at the borders: the mean does not commute
         {"strides": 2},  # the convolution samples positions: another mean
         {"activation": "relu"},  # not affine
+        {"bn_axis": 1},  # a normalisation over rows: not one affine map per channel
     ],
 )
 def test_means_stay_after_a_map_they_do_not_commute_with(options):
