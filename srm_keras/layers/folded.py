@@ -184,6 +184,7 @@ class FoldedStyleRecalibration(keras.layers.Layer):
         )
 
     def call(self, inputs, mean=None):
+        _check_takes_mean(self, mean)
         statistics = map_statistics(
             inputs, self.pooling, self.ddof, self.epsilon, self.statistics_dtype, mean
         )
@@ -520,11 +521,12 @@ class FoldedMultiScaleSpatialRecalibration(keras.layers.Layer):
         return x if bias is None else x + bias
 
     def call(self, inputs, mean=None):
+        _check_takes_mean(self, mean)
         x = ops.cast(inputs, self.statistics_dtype)
         height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
         logits = []
         for index, scale in enumerate(self.scales):
-            if scale == GLOBAL and mean is not None and self.pooling != "max":
+            if scale == GLOBAL and mean is not None:
                 pooled = ops.cast(mean, self.statistics_dtype)
             elif scale == GLOBAL:
                 reduce = ops.max if self.pooling == "max" else ops.mean
@@ -599,6 +601,14 @@ def takes_mean(layer: keras.layers.Layer) -> bool:
     if isinstance(layer, FoldedMultiScaleSpatialRecalibration):
         return GLOBAL in layer.scales and layer.pooling != "max"
     return False
+
+
+def _check_takes_mean(layer: keras.layers.Layer, mean) -> None:
+    if mean is not None and not takes_mean(layer):
+        raise ValueError(
+            f"{layer.name}: this form pools no channel mean, so it takes none "
+            "(srm_keras.layers.takes_mean); call it without mean=."
+        )
 
 
 def fold_module(layer: keras.layers.Layer, gather: str = "sum") -> keras.layers.Layer:

@@ -30,6 +30,7 @@ The layout (each name is defined here once; everything else asks a :class:`RunFo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -108,9 +109,12 @@ class RunFolder:
     def split_settings(self) -> dict[str, Any]:
         """What rebuilds the run's held-out split and its evaluation transform, from its
         ``config.json``: ``dataset``, ``data_dir``, ``image_size``, and ``validation_split``,
-        ``seed`` and ``augment`` with the defaults training applies when a run names none
-        (0.2, 0 and ``"auto"``). ``srm-keras evaluate``, the analyses and the export's
-        verification images all read the split from here."""
+        ``seed`` and ``augment`` with what training uses when a run names none (``TrainConfig``'s
+        defaults; seed 0, as ``training/recipe.py`` splits). ``srm-keras evaluate``, the
+        analyses and the export's verification images all read the split from here."""
+        from srm_keras.training.config import TrainConfig
+
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         settings = self.settings()
         split = settings.get("validation_split")
         seed = settings.get("seed")
@@ -119,14 +123,14 @@ class RunFolder:
                 "dataset": settings.get("dataset"),
                 "data_dir": settings.get("data_dir"),
                 "image_size": settings.get("image_size"),
-                "validation_split": 0.2 if split is None else float(split),
+                "validation_split": float(defaults["validation_split"] if split is None else split),
                 "seed": 0 if seed is None else int(seed),
-                "augment": settings.get("augment") or "auto",
+                "augment": settings.get("augment") or defaults["augment"],
             }
         except (TypeError, ValueError):
             raise ValueError(
                 f"{self.config_json}: validation_split {split!r} or seed {seed!r} is not a "
-                "number; fix the file, or give --validation-split and --seed."
+                "number; correct the file."
             ) from None
 
     @property

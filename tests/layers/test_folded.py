@@ -273,6 +273,10 @@ def test_a_given_mean_replaces_the_pooled_one():
     np.testing.assert_allclose(se(x, mean=mean), se(x), rtol=1e-5, atol=1e-5)
     # A different mean changes the gate: the argument is used, not ignored.
     assert np.abs(np.asarray(se(x, mean=mean + 1.0)) - np.asarray(se(x))).max() > 1e-3
+    # A form that pools no mean refuses one rather than ignoring it.
+    srm_max = FoldedStyleRecalibration(pooling=("max",), name="srm_max")
+    with pytest.raises(ValueError, match="srm_max: this form pools no channel mean"):
+        srm_max(x, mean=mean)
 
 
 def test_folded_layers_are_not_registry_modules():
