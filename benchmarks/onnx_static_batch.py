@@ -8,13 +8,17 @@ ONNX Runtime keeps a block's output in its blocked NCHWc layout only through ope
 NCHWc kernels for; the product with a ``(N, C, 1, 1)`` gate is not one. For each file this
 writes ``<name>_b<batch>.onnx``, the same graph with the batch fixed (every shape static), and,
 where the graph has gate products, ``<name>_b<batch>_expanded.onnx``, where each gate is first
-resized (nearest) to its map's size so that the product multiplies two maps of one shape. Time
-the files with ``srm-keras bench`` (BENCHMARKS.md, "What bounds ONNX Runtime").
+resized (nearest) to its map's size so that the product multiplies two maps of one shape. With a
+fixed batch ONNX Runtime then keeps the whole network in NCHWc; ``--output`` records, per file,
+the operators of the graph it runs after its own rewrites, reorders included. Time the files
+with ``srm-keras bench`` (BENCHMARKS.md, "What bounds ONNX Runtime").
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +67,11 @@ def expand_gates(model) -> int:
                 [gate, "", scales.name],
                 [expanded],
                 mode="nearest",
+                # The only nearest resize ONNX Runtime's NCHWc rewrite turns into its blocked
+                # Upsample; with the defaults (half_pixel, round_prefer_floor) the resize and
+                # the product stay in NCHW and the reorders stay with them.
+                coordinate_transformation_mode="asymmetric",
+                nearest_mode="floor",
                 name=f"{node.name}_expand",
             )
         )
@@ -74,27 +83,60 @@ def expand_gates(model) -> int:
     return count
 
 
+def runtime_operators(path: Path) -> dict[str, int]:
+    """The operators of the graph ONNX Runtime (CPU, default optimisations) runs for ``path``."""
+    import tempfile
+
+    import onnx
+    import onnxruntime
+
+    with tempfile.TemporaryDirectory() as scratch:
+        options = onnxruntime.SessionOptions()
+        options.optimized_model_filepath = str(Path(scratch) / "optimized.onnx")
+        onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        graph = onnx.load(options.optimized_model_filepath).graph
+    kinds = (f"{n.domain}:{n.op_type}" if n.domain else n.op_type for n in graph.node)
+    return dict(sorted(collections.Counter(kinds).items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path, help=".onnx files")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="0 keeps the batch symbolic (files *_bN)"
+    )
     parser.add_argument("--artifacts", type=Path, required=True, help="where the files go")
+    parser.add_argument("--output", type=Path, help="a JSON file: each file's runtime operators")
     args = parser.parse_args()
     import onnx
 
     args.artifacts.mkdir(parents=True, exist_ok=True)
+    written = []
     for path in args.models:
-        stem = f"{path.stem}_b{args.batch_size}"
-        model = fixed_batch(onnx.load(str(path)), args.batch_size)
+        stem = f"{path.stem}_b{args.batch_size or 'N'}"
+        if args.batch_size:
+            model = fixed_batch(onnx.load(str(path)), args.batch_size)
+        else:
+            model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
         onnx.checker.check_model(model)
         onnx.save(model, str(args.artifacts / f"{stem}.onnx"))
+        written.append(args.artifacts / f"{stem}.onnx")
         expanded = onnx.ModelProto()
         expanded.CopyFrom(model)
         count = expand_gates(expanded)
         if count:
             onnx.checker.check_model(expanded)
             onnx.save(expanded, str(args.artifacts / f"{stem}_expanded.onnx"))
-        print(f"{path.name}: batch fixed at {args.batch_size}; {count} gates expanded")
+            written.append(args.artifacts / f"{stem}_expanded.onnx")
+        batch = f"fixed at {args.batch_size}" if args.batch_size else "symbolic"
+        print(f"{path.name}: batch {batch}; {count} gates expanded")
+    if args.output:
+        record = {"runtime_operators": {p.name: runtime_operators(p) for p in written}}
+        for name, operators in record["runtime_operators"].items():
+            reorders = sum(n for op, n in operators.items() if "Reorder" in op)
+            print(f"{name}: {reorders} NCHWc reorders in the graph ONNX Runtime runs")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
