@@ -39,6 +39,7 @@ def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model")
         tensors_to_rename={frozen.input_name: PIXELS_INPUT, **frozen.output_names},
     )
     drop_identity_reshapes(model)
+    asymmetric_integral_resizes(model)
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -93,6 +94,50 @@ def _is_identity_reshape(node, shapes, constants) -> bool:
         and target[0] in ((-1,) if allow_zero else (-1, 0))
         and all(size is not None and size == t for size, t in zip(shape[1:], target[1:]))
     )
+
+
+def asymmetric_integral_resizes(model: onnx.ModelProto) -> int:
+    """Give every nearest upsampling by whole factors the ``asymmetric`` coordinates; return
+    how many Resize nodes changed.
+
+    tf2onnx writes TensorFlow's nearest resize with half-pixel centres (MS-SAR's upsampling of
+    its pooled scales) as ``coordinate_transformation_mode="tf_half_pixel_for_nn"`` with
+    ``nearest_mode="floor"``. Since opset 13 that mode is deprecated: ONNX Runtime warns once
+    per node at every session start, and its NCHWc layout rewrite leaves such a resize in plain
+    NCHW, with a layout change on each side. For a whole factor ``s`` both modes read the same
+    pixel: output ``i = k s + r`` (``0 <= r < s``) reads ``floor((i + 0.5) / s) = k`` with
+    half-pixel centres, since ``(r + 0.5) / s < 1``, and ``floor(i / s) = k`` with asymmetric
+    ones. Only nodes with that mode, floor rounding, an empty ``roi`` and constant scales that
+    are all positive whole numbers change; the result is the same to the bit.
+    """
+    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    changed = 0
+    for node in model.graph.node:
+        attributes = {a.name: a for a in node.attribute}
+        if (
+            node.op_type != "Resize"
+            or len(node.input) != 3
+            or node.input[2] not in constants
+            or not _empty(node.input[1], constants)
+            or _string(attributes.get("mode")) != "nearest"
+            or _string(attributes.get("nearest_mode")) != "floor"
+            or _string(attributes.get("coordinate_transformation_mode")) != "tf_half_pixel_for_nn"
+        ):
+            continue
+        scales = onnx.numpy_helper.to_array(constants[node.input[2]])
+        if scales.size and (scales >= 1).all() and (scales == scales.round()).all():
+            attributes["coordinate_transformation_mode"].s = b"asymmetric"
+            changed += 1
+    return changed
+
+
+def _empty(name: str, constants) -> bool:
+    """``name`` is an omitted optional input, or a constant with no elements."""
+    return not name or (name in constants and onnx.numpy_helper.to_array(constants[name]).size == 0)
+
+
+def _string(attribute) -> str | None:
+    return None if attribute is None else attribute.s.decode()
 
 
 def operator_counts(model: onnx.ModelProto) -> dict[str, int]:

@@ -71,3 +71,13 @@ def test_mssar_resnet20_exports_with_parity(tmp_path, digits, digits_arrays):
     onnx_model = onnx.load(str(onnx_path))
     onnx.checker.check_model(onnx_model)
     assert "AveragePool" in {node.op_type for node in onnx_model.graph.node}
+    # The upsampling of the scales: no deprecated coordinate mode (ONNX Runtime warns about
+    # it on every session start and keeps such a resize out of its NCHWc layout).
+    modes = {
+        attribute.s.decode()
+        for node in onnx_model.graph.node
+        if node.op_type == "Resize"
+        for attribute in node.attribute
+        if attribute.name == "coordinate_transformation_mode"
+    }
+    assert modes == {"asymmetric"}, modes

@@ -1,11 +1,13 @@
-"""srm_keras.export.onnx_model.drop_identity_reshapes: only reshapes that change nothing go."""
+"""srm_keras.export.onnx_model's clean-ups of tf2onnx's graphs: only reshapes that change nothing
+go, and only resizes whose result cannot change take the asymmetric coordinates."""
 
 import numpy as np
 import onnx
 import onnxruntime
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from srm_keras.export.onnx_model import drop_identity_reshapes
+from srm_keras.export.onnx_model import asymmetric_integral_resizes, drop_identity_reshapes
 
 
 def _model(targets: dict[str, list[int]], relu: bool = True) -> onnx.ModelProto:
@@ -53,3 +55,61 @@ def test_only_the_identities_go_and_the_function_stays():
 def test_a_fixed_batch_or_a_graph_output_is_kept():
     assert drop_identity_reshapes(_model({"fixed": [2, 4, 1, 1]})) == 0
     assert drop_identity_reshapes(_model({"same": [-1, 4, 1, 1]}, relu=False)) == 0
+
+
+def _resize(scales, mode="tf_half_pixel_for_nn", nearest_mode="floor") -> onnx.ModelProto:
+    """x (N, 2, 5, 7) -> Resize (nearest) by ``scales`` -> y, the way tf2onnx writes it."""
+    initializers = [
+        numpy_helper.from_array(np.zeros(0, np.float32), "roi"),
+        numpy_helper.from_array(np.array(scales, np.float32), "scales"),
+    ]
+    node = helper.make_node(
+        "Resize",
+        ["x", "roi", "scales"],
+        ["y"],
+        mode="nearest",
+        coordinate_transformation_mode=mode,
+        nearest_mode=nearest_mode,
+        exclude_outside=0,
+    )
+    graph = helper.make_graph(
+        [node],
+        "resize",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 5, 7])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, "H", "W"])],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _coordinates(model) -> str:
+    (attribute,) = [a for a in model.graph.node[0].attribute if a.name.startswith("coordinate")]
+    return attribute.s.decode()
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 8])
+def test_whole_factor_upsampling_takes_asymmetric_coordinates_and_reads_the_same_pixels(factor):
+    model = _resize([1, 1, factor, factor])
+    x = np.random.default_rng(factor).standard_normal((2, 2, 5, 7)).astype(np.float32)
+    before = _run(model, x)
+    assert asymmetric_integral_resizes(model) == 1 and _coordinates(model) == "asymmetric"
+    onnx.checker.check_model(model, full_check=True)
+    after = _run(model, x)
+    # Nearest upsampling by a whole factor repeats each pixel: bit for bit, in both modes.
+    expected = x.repeat(factor, axis=2).repeat(factor, axis=3)
+    np.testing.assert_array_equal(before, expected)
+    np.testing.assert_array_equal(after, expected)
+
+
+@pytest.mark.parametrize(
+    "scales, nearest_mode, mode",
+    [
+        ([1, 1, 1.5, 1.5], "floor", "tf_half_pixel_for_nn"),  # not whole: the modes differ
+        ([1, 1, 0.5, 0.5], "floor", "tf_half_pixel_for_nn"),  # downsampling
+        ([1, 1, 2, 2], "round_prefer_floor", "tf_half_pixel_for_nn"),  # another rounding
+        ([1, 1, 2, 2], "floor", "half_pixel"),  # not tf2onnx's mode
+    ],
+)
+def test_other_resizes_are_left_as_they_are(scales, nearest_mode, mode):
+    model = _resize(scales, mode=mode, nearest_mode=nearest_mode)
+    assert asymmetric_integral_resizes(model) == 0 and _coordinates(model) == mode
