@@ -9,7 +9,10 @@ its one input.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 from pathlib import Path
 
 import onnx
@@ -24,13 +27,17 @@ logger = logging.getLogger(__name__)
 
 MIN_OPSET = 17
 
+# tf2onnx reads this variable at each conversion; set, its optimisers' errors are raised.
+CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
+
 
 def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model") -> onnx.ModelProto:
     """Convert the frozen serving graph to ONNX: input ``images`` with a symbolic batch
     dimension, outputs ``logits`` and ``probabilities``; checked with ``onnx.checker``."""
     if opset < MIN_OPSET:
         raise ValueError(f"opset must be at least {MIN_OPSET}; got {opset}.")
-    model, _ = tf2onnx.convert.from_graph_def(
+    convert = functools.partial(
+        tf2onnx.convert.from_graph_def,
         frozen.graph_def,
         name=name,
         input_names=[frozen.input_name],
@@ -38,10 +45,38 @@ def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model")
         opset=opset,
         tensors_to_rename={frozen.input_name: PIXELS_INPUT, **frozen.output_names},
     )
+    if CATCH_ERRORS in os.environ:  # the caller chose; tf2onnx reads it as it is
+        model, _ = convert()
+    else:
+        try:
+            with _optimizer_errors_raised():
+                model, _ = convert()
+        except Exception:  # any pass may raise: convert again the way tf2onnx does by default
+            logger.info("tf2onnx raised; converting again with its optimiser fall-back on")
+            model, _ = convert()
     drop_identity_reshapes(model)
     asymmetric_integral_resizes(model)
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+@contextlib.contextmanager
+def _optimizer_errors_raised():
+    """Convert without tf2onnx's fall-back for an optimiser that raises.
+
+    By default tf2onnx deep-copies the whole graph before each of its optimiser passes (about
+    fifty for a ResNet), so that a pass that raises can be undone and the conversion go on with
+    a less optimised graph. The copies take half of a small model's conversion and a quarter of
+    a DenseNet-BC-100's; the passes themselves produce the same graph either way. Setting
+    ``TF2ONNX_CATCH_ERRORS`` turns the copies off (tf2onnx treats the variable's presence as
+    "off", whatever its value; ``FALSE`` means off under either reading). The caller converts
+    again without it if a pass raises, so a graph that needs the fall-back still converts.
+    """
+    os.environ[CATCH_ERRORS] = "FALSE"
+    try:
+        yield
+    finally:
+        os.environ.pop(CATCH_ERRORS, None)
 
 
 def drop_identity_reshapes(model: onnx.ModelProto) -> int:
