@@ -9,8 +9,9 @@ NCHWc kernels for; the product with a ``(N, C, 1, 1)`` gate is not one. For each
 writes ``<name>_b<batch>.onnx``, the same graph with the batch fixed (every shape static), and,
 where the graph has gate products, ``<name>_b<batch>_expanded.onnx``, where each gate is first
 resized (nearest) to its map's size so that the product multiplies two maps of one shape. With a
-fixed batch ONNX Runtime then keeps the whole network in NCHWc; ``--output`` records, per file,
-the operators of the graph it runs after its own rewrites, reorders included. Time the files
+fixed batch ONNX Runtime then keeps SE's and GE's networks in NCHWc (SRM's centring, a broadcast
+subtraction, keeps its reorders); ``--output`` records the machine and, per file, the operators
+of the graph ONNX Runtime runs after its own rewrites, reorders included. Time the files
 with ``srm-keras bench`` (BENCHMARKS.md, "What bounds ONNX Runtime").
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -85,8 +87,6 @@ def expand_gates(model) -> int:
 
 def runtime_operators(path: Path) -> dict[str, int]:
     """The operators of the graph ONNX Runtime (CPU, default optimisations) runs for ``path``."""
-    import tempfile
-
     import onnx
     import onnxruntime
 
@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--artifacts", type=Path, required=True, help="where the files go")
     parser.add_argument("--output", type=Path, help="a JSON file: each file's runtime operators")
     args = parser.parse_args()
+    if args.batch_size < 0:
+        parser.error(f"--batch-size must be 0 (symbolic) or more; got {args.batch_size}")
     import onnx
 
     args.artifacts.mkdir(parents=True, exist_ok=True)
@@ -131,7 +133,12 @@ def main() -> None:
         batch = f"fixed at {args.batch_size}" if args.batch_size else "symbolic"
         print(f"{path.name}: batch {batch}; {count} gates expanded")
     if args.output:
-        record = {"runtime_operators": {p.name: runtime_operators(p) for p in written}}
+        from srm_keras.benchmark.machine import machine_info
+
+        record = {
+            "machine": machine_info(),  # the NCHWc rewrite depends on the CPU and the version
+            "runtime_operators": {p.name: runtime_operators(p) for p in written},
+        }
         for name, operators in record["runtime_operators"].items():
             reorders = sum(n for op, n in operators.items() if "Reorder" in op)
             print(f"{name}: {reorders} NCHWc reorders in the graph ONNX Runtime runs")

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import os
+import threading
 from pathlib import Path
 
 import onnx
@@ -27,13 +28,19 @@ logger = logging.getLogger(__name__)
 
 MIN_OPSET = 17
 
-# tf2onnx reads this variable at each conversion; set, its optimisers' errors are raised.
+# tf2onnx reads this variable at each conversion; while it is set, an optimiser pass that
+# raises is not undone (see _optimizer_fall_back_off).
 CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
+_CONVERSION = threading.Lock()  # the variable is process-wide: one conversion at a time
 
 
 def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model") -> onnx.ModelProto:
     """Convert the frozen serving graph to ONNX: input ``images`` with a symbolic batch
-    dimension, outputs ``logits`` and ``probabilities``; checked with ``onnx.checker``."""
+    dimension, outputs ``logits`` and ``probabilities``; checked with ``onnx.checker``.
+
+    Sets ``TF2ONNX_CATCH_ERRORS`` while tf2onnx converts, unless the caller has set it (see
+    ``_optimizer_fall_back_off``); conversions in other threads wait for this one.
+    """
     if opset < MIN_OPSET:
         raise ValueError(f"opset must be at least {MIN_OPSET}; got {opset}.")
     convert = functools.partial(
@@ -45,15 +52,18 @@ def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model")
         opset=opset,
         tensors_to_rename={frozen.input_name: PIXELS_INPUT, **frozen.output_names},
     )
-    if CATCH_ERRORS in os.environ:  # the caller chose; tf2onnx reads it as it is
-        model, _ = convert()
-    else:
-        try:
-            with _optimizer_errors_raised():
-                model, _ = convert()
-        except Exception:  # any pass may raise: convert again the way tf2onnx does by default
-            logger.info("tf2onnx raised; converting again with its optimiser fall-back on")
+    with _CONVERSION:
+        if CATCH_ERRORS in os.environ:  # the caller's choice, for tf2onnx to read
             model, _ = convert()
+        else:
+            model = None
+            try:
+                with _optimizer_fall_back_off():
+                    model, _ = convert()
+            except Exception as error:  # a pass raised (or the graph cannot convert at all)
+                logger.warning("tf2onnx failed (%s); converting again with its fall-back", error)
+            if model is None:  # outside the handler: a second failure is reported on its own
+                model, _ = convert()
     drop_identity_reshapes(model)
     asymmetric_integral_resizes(model)
     onnx.checker.check_model(model, full_check=True)
@@ -61,16 +71,16 @@ def to_onnx(frozen: FrozenGraph, *, opset: int = MIN_OPSET, name: str = "model")
 
 
 @contextlib.contextmanager
-def _optimizer_errors_raised():
-    """Convert without tf2onnx's fall-back for an optimiser that raises.
+def _optimizer_fall_back_off():
+    """Convert without tf2onnx's fall-back for an optimiser pass that raises.
 
-    By default tf2onnx deep-copies the whole graph before each of its optimiser passes (about
-    fifty for a ResNet), so that a pass that raises can be undone and the conversion go on with
-    a less optimised graph. The copies take half of a small model's conversion and a quarter of
-    a DenseNet-BC-100's; the passes themselves produce the same graph either way. Setting
-    ``TF2ONNX_CATCH_ERRORS`` turns the copies off (tf2onnx treats the variable's presence as
-    "off", whatever its value; ``FALSE`` means off under either reading). The caller converts
-    again without it if a pass raises, so a graph that needs the fall-back still converts.
+    By default tf2onnx deep-copies the whole graph before each of its optimiser passes, so that
+    a pass that raises can be undone and the conversion go on with a less optimised graph. The
+    copies are a large part of a conversion's time, and the passes produce the same graph
+    either way. While ``TF2ONNX_CATCH_ERRORS`` is set, tf2onnx makes no copies: it tests the
+    variable's presence, whatever its value (tf2onnx 1.17), and ``FALSE`` also means "off" if
+    it ever reads the value. ``to_onnx`` converts again without the variable when a pass
+    raises, so a graph that needs the fall-back still converts.
     """
     os.environ[CATCH_ERRORS] = "FALSE"
     try:
@@ -137,15 +147,18 @@ def asymmetric_integral_resizes(model: onnx.ModelProto) -> int:
 
     tf2onnx writes TensorFlow's nearest resize with half-pixel centres (MS-SAR's upsampling of
     its pooled scales) as ``coordinate_transformation_mode="tf_half_pixel_for_nn"`` with
-    ``nearest_mode="floor"``. Since opset 13 that mode is deprecated: ONNX Runtime warns once
-    per node at every session start, and its NCHWc layout rewrite leaves such a resize in plain
-    NCHW, with a layout change on each side. For a whole factor ``s`` both modes read the same
-    pixel: output ``i = k s + r`` (``0 <= r < s``) reads ``floor((i + 0.5) / s) = k`` with
-    half-pixel centres, since ``(r + 0.5) / s < 1``, and ``floor(i / s) = k`` with asymmetric
-    ones. Only nodes with that mode, floor rounding, an empty ``roi`` and constant scales that
-    are all positive whole numbers change; the result is the same to the bit.
+    ``nearest_mode="floor"``. That mode was dropped from the ONNX specification with Resize-13;
+    ONNX Runtime still runs it, but warns once per node at every session start, and its NCHWc
+    layout rewrite leaves such a resize in plain NCHW, with a layout change on each side.
+
+    For a whole factor ``s`` both modes read the same pixel: output ``i = k s + r``
+    (``0 <= r < s``) reads ``floor((i + 0.5) / s) = k`` with half-pixel centres, since
+    ``(r + 0.5) / s < 1``, and ``floor(i / s) = k`` with asymmetric ones. Only nodes with that
+    mode, floor rounding, an empty ``roi`` and constant scales that are all positive whole
+    numbers change; the resize's result is the same to the bit.
     """
-    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    fed = {value.name for value in model.graph.input}  # an initializer a caller may override
+    constants = {t.name: t for t in model.graph.initializer if t.name not in fed}
     changed = 0
     for node in model.graph.node:
         attributes = {a.name: a for a in node.attribute}

@@ -57,34 +57,45 @@ def test_a_fixed_batch_or_a_graph_output_is_kept():
     assert drop_identity_reshapes(_model({"same": [-1, 4, 1, 1]}, relu=False)) == 0
 
 
-def _resize(scales, mode="tf_half_pixel_for_nn", nearest_mode="floor") -> onnx.ModelProto:
-    """x (N, 2, 5, 7) -> Resize (nearest) by ``scales`` -> y, the way tf2onnx writes it."""
+def _resize(
+    scales, mode="tf_half_pixel_for_nn", nearest_mode="floor", roi=(), sizes=None, fed=()
+) -> onnx.ModelProto:
+    """x (N, 2, 5, 7) -> Resize (nearest) by ``scales`` -> y, the way tf2onnx writes it; or with
+    a ``roi``, ``sizes``, or the scales also a graph input (``fed=("scales",)``). A mode of
+    None leaves its attribute out."""
     initializers = [
-        numpy_helper.from_array(np.zeros(0, np.float32), "roi"),
+        numpy_helper.from_array(np.array(roi, np.float32), "roi"),
         numpy_helper.from_array(np.array(scales, np.float32), "scales"),
     ]
+    inputs = ["x", "roi", "scales"]
+    if sizes is not None:
+        initializers.append(numpy_helper.from_array(np.array(sizes, np.int64), "sizes"))
+        inputs[2:] = ["", "sizes"]
+    attributes = {"coordinate_transformation_mode": mode, "nearest_mode": nearest_mode}
     node = helper.make_node(
         "Resize",
-        ["x", "roi", "scales"],
+        inputs,
         ["y"],
         mode="nearest",
-        coordinate_transformation_mode=mode,
-        nearest_mode=nearest_mode,
         exclude_outside=0,
+        **{key: value for key, value in attributes.items() if value is not None},
     )
     graph = helper.make_graph(
         [node],
         "resize",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 5, 7])],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 5, 7]),
+            *(helper.make_tensor_value_info(name, TensorProto.FLOAT, [4]) for name in fed),
+        ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, "H", "W"])],
         initializers,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _coordinates(model) -> str:
-    (attribute,) = [a for a in model.graph.node[0].attribute if a.name.startswith("coordinate")]
-    return attribute.s.decode()
+def _coordinates(model) -> str | None:
+    modes = [a.s.decode() for a in model.graph.node[0].attribute if a.name.startswith("coord")]
+    return modes[0] if modes else None
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4, 8])
@@ -102,14 +113,20 @@ def test_whole_factor_upsampling_takes_asymmetric_coordinates_and_reads_the_same
 
 
 @pytest.mark.parametrize(
-    "scales, nearest_mode, mode",
+    "options",
     [
-        ([1, 1, 1.5, 1.5], "floor", "tf_half_pixel_for_nn"),  # not whole: the modes differ
-        ([1, 1, 0.5, 0.5], "floor", "tf_half_pixel_for_nn"),  # downsampling
-        ([1, 1, 2, 2], "round_prefer_floor", "tf_half_pixel_for_nn"),  # another rounding
-        ([1, 1, 2, 2], "floor", "half_pixel"),  # not tf2onnx's mode
+        {"scales": [1, 1, 1.5, 1.5]},  # not whole: the modes read other pixels
+        {"scales": [1, 1, 0.5, 0.5]},  # downsampling
+        {"nearest_mode": "round_prefer_floor"},  # another rounding
+        {"nearest_mode": None},  # the default rounding, round_prefer_floor
+        {"mode": "half_pixel"},  # not tf2onnx's mode
+        {"mode": None},  # the default mode, half_pixel
+        {"roi": [0, 0, 0, 0, 1, 1, 1, 1]},  # a region of interest
+        {"sizes": [1, 2, 10, 14]},  # output sizes instead of scales
+        {"fed": ("scales",)},  # scales a caller may feed
     ],
 )
-def test_other_resizes_are_left_as_they_are(scales, nearest_mode, mode):
-    model = _resize(scales, mode=mode, nearest_mode=nearest_mode)
-    assert asymmetric_integral_resizes(model) == 0 and _coordinates(model) == mode
+def test_other_resizes_are_left_as_they_are(options):
+    model = _resize(**{"scales": [1, 1, 2, 2], **options})
+    before = _coordinates(model)
+    assert asymmetric_integral_resizes(model) == 0 and _coordinates(model) == before
