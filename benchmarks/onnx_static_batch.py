@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from srm_keras import storage
 
 
 def _shapes(model) -> dict[str, list[int]]:
@@ -85,6 +86,16 @@ def expand_gates(model) -> int:
     return count
 
 
+def _save(model, path: Path) -> Path:
+    """Check ``model`` and write it to ``path`` through a temporary file; return ``path``."""
+    import onnx
+
+    onnx.checker.check_model(model)
+    with storage.replacing(path, ".onnx") as temporary:
+        onnx.save(model, str(temporary))
+    return path
+
+
 def runtime_operators(path: Path) -> dict[str, int]:
     """The operators of the graph ONNX Runtime (CPU, default optimisations) runs for ``path``."""
     import onnx
@@ -120,16 +131,12 @@ def main() -> None:
             model = fixed_batch(onnx.load(str(path)), args.batch_size)
         else:
             model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
-        onnx.checker.check_model(model)
-        onnx.save(model, str(args.artifacts / f"{stem}.onnx"))
-        written.append(args.artifacts / f"{stem}.onnx")
+        written.append(_save(model, args.artifacts / f"{stem}.onnx"))
         expanded = onnx.ModelProto()
         expanded.CopyFrom(model)
         count = expand_gates(expanded)
         if count:
-            onnx.checker.check_model(expanded)
-            onnx.save(expanded, str(args.artifacts / f"{stem}_expanded.onnx"))
-            written.append(args.artifacts / f"{stem}_expanded.onnx")
+            written.append(_save(expanded, args.artifacts / f"{stem}_expanded.onnx"))
         batch = f"fixed at {args.batch_size}" if args.batch_size else "symbolic"
         print(f"{path.name}: batch {batch}; {count} gates expanded")
     if args.output:
@@ -142,8 +149,7 @@ def main() -> None:
         for name, operators in record["runtime_operators"].items():
             reorders = sum(n for op, n in operators.items() if "Reorder" in op)
             print(f"{name}: {reorders} NCHWc reorders in the graph ONNX Runtime runs")
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(record, indent=2) + "\n")
+        storage.write_json(args.output, record)
 
 
 if __name__ == "__main__":
