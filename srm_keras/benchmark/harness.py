@@ -63,7 +63,16 @@ def _check(modes, precisions, jit_settings, batch_sizes, image_size, classes) ->
 
 
 def _entries(
-    sources, modes, precisions, jit_settings, batch_sizes, image_size, classes, seed, tflite_threads
+    sources,
+    modes,
+    precisions,
+    jit_settings,
+    batch_sizes,
+    image_size,
+    classes,
+    seed,
+    tflite_threads,
+    onnx_threads,
 ) -> list[_Entry]:
     entries = []
     for source in sources:
@@ -73,7 +82,9 @@ def _entries(
                     "%s is an exported model: it is timed in inference only.", source.label
                 )
             for batch in batch_sizes if "inference" in modes else ():
-                step = runners.artifact_step(source, batch, image_size, seed, tflite_threads)
+                step = runners.artifact_step(
+                    source, batch, image_size, seed, tflite_threads, onnx_threads
+                )
                 case = Case("inference", None, None, batch, image_size)
                 entries.append(_Entry(source, case, step, None))
             continue
@@ -125,6 +136,7 @@ def run_benchmark(
     seed: int = 0,
     tflite_threads: int | None = None,
     threads: int | None = None,
+    onnx_threads: int | None = None,
 ) -> BenchmarkReport:
     """Time inference and/or training steps of ``models`` in one interleaved run.
 
@@ -150,6 +162,7 @@ def run_benchmark(
         classes: classifier width of the Keras models.
         seed: seed of the random inputs.
         tflite_threads: LiteRT interpreter threads (default: the cores this process may use).
+        onnx_threads: ONNX Runtime intra-op threads (default: ONNX Runtime's own choice).
         threads: TensorFlow intra-/inter-op threads (default: TensorFlow's, one per core); must
             be set before TensorFlow runs its first op in this process.
 
@@ -168,9 +181,13 @@ def run_benchmark(
     if baseline not in labels:
         raise ValueError(f"baseline {baseline!r} is not one of the models {labels}.")
 
+    counts = {"threads": threads, "tflite_threads": tflite_threads, "onnx_threads": onnx_threads}
+    for name, value in counts.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; received {value!r}.")
     if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer; received {threads!r}.")
         set_threads(threads)
     machine_before = machine_info()
     entries = _entries(
@@ -183,6 +200,7 @@ def run_benchmark(
         classes,
         seed,
         tflite_threads,
+        onnx_threads,
     )
     logger.info("timing %d (model, configuration) pairs, %d rounds", len(entries), repeats)
     timings = interleaved(
@@ -240,6 +258,8 @@ def run_benchmark(
         "classes": classes,
         "seed": seed,
         "threads": threads,
+        "tflite_threads": tflite_threads,
+        "onnx_threads": onnx_threads,
     }
     return BenchmarkReport(
         rows=rows, settings=settings, machine=machine_before, machine_after=machine_info()

@@ -73,7 +73,9 @@ def _accelerators() -> list[str]:
     if backend == "jax":
         import jax
 
-        return [str(d) for d in jax.devices() if d.platform != "cpu"]
+        # e.g. "gpu:0 NVIDIA H200": the platform and index, then the model of the card.
+        devices = [d for d in jax.devices() if d.platform != "cpu"]
+        return [f"{d.platform}:{d.id} {d.device_kind}" for d in devices]
     return []
 
 

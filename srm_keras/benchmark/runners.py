@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from srm_keras.benchmark.sources import Source
-from srm_keras.training.runtime import precision_policy
+from srm_keras.training.precision import precision_policy
 
 MODES = ("inference", "train")
 
@@ -85,7 +85,13 @@ def _random_input(shape: list[int], dtype, seed: int) -> np.ndarray:
 
 def savedmodel_step(path: str, batch_size: int, image_size: int, seed: int) -> Step:
     """Call the SavedModel's ``serving_default`` signature (or its only one)."""
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ModuleNotFoundError as error:
+        raise ValueError(
+            f"SavedModel {path!r}: loading a SavedModel needs TensorFlow; install it (pip "
+            "install tensorflow) or time the .onnx or .tflite export instead."
+        ) from error
 
     signatures = tf.saved_model.load(path).signatures
     if not signatures:
@@ -119,11 +125,17 @@ _ONNX_TYPES = {
 }
 
 
-def onnx_step(path: str, batch_size: int, image_size: int, seed: int) -> Step:
-    """One ONNX Runtime ``session.run`` on the CPU execution provider."""
+def onnx_step(
+    path: str, batch_size: int, image_size: int, seed: int, threads: int | None = None
+) -> Step:
+    """One ONNX Runtime ``session.run`` on the CPU execution provider; ``threads`` sets its
+    intra-op threads (default: ONNX Runtime's own choice)."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     inputs = session.get_inputs()
     if len(inputs) != 1 or inputs[0].type not in _ONNX_TYPES:
         raise ValueError(
@@ -169,13 +181,18 @@ def tflite_step(
 
 
 def artifact_step(
-    source: Source, batch_size: int, image_size: int, seed: int, tflite_threads: int | None = None
+    source: Source,
+    batch_size: int,
+    image_size: int,
+    seed: int,
+    tflite_threads: int | None = None,
+    onnx_threads: int | None = None,
 ) -> Step:
     """The inference step of an exported artifact (see :mod:`srm_keras.benchmark.sources`)."""
     if source.kind == "savedmodel":
         return savedmodel_step(source.path, batch_size, image_size, seed)
     if source.kind == "onnx":
-        return onnx_step(source.path, batch_size, image_size, seed)
+        return onnx_step(source.path, batch_size, image_size, seed, onnx_threads)
     if source.kind == "tflite":
         return tflite_step(source.path, batch_size, image_size, seed, tflite_threads)
     raise ValueError(f"{source.label!r} is not an exported artifact (kind {source.kind!r}).")

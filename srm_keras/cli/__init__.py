@@ -7,7 +7,9 @@ TensorFlow) and does its work by calling the library.
 * **Backend.** The command's input pipelines (``tf.data``) and exporters are TensorFlow, so it
   runs Keras on the TensorFlow backend whatever ``KERAS_BACKEND`` or ``keras.json`` say, and
   says so when they say otherwise. The library's models, layers and weights work on every
-  backend; only the command pins TensorFlow.
+  backend. ``bench`` is the exception: it times the models on the backend the user configured
+  (JAX on a GPU machine, say), which needs no TensorFlow unless it times a SavedModel or the
+  input pipeline. A sub-command opts out of the pin with ``set_defaults(any_backend=True)``.
 * **Quiet.** TensorFlow's start-up lines, deprecation warnings of TensorFlow, tf2onnx and Keras,
   and the INFO logs of other libraries are hidden unless ``-v``.
 * **Errors.** A failure prints ``srm-keras COMMAND: error: ...`` without a traceback (exit status
@@ -89,6 +91,11 @@ def use_tensorflow_backend() -> str | None:
     return None
 
 
+def configured_backend() -> str:
+    """The backend Keras will load: ``KERAS_BACKEND``, else ``keras.json``, else TensorFlow."""
+    return os.environ.get("KERAS_BACKEND") or _keras_json_backend() or "tensorflow"
+
+
 def _keras_json_backend() -> str | None:
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     try:
@@ -132,9 +139,10 @@ def _without_stderr(run) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    prefer_bfc_cpu_allocator()
     args = build_parser().parse_args(argv)
-    other_backend = use_tensorflow_backend()
+    other_backend = None if getattr(args, "any_backend", False) else use_tensorflow_backend()
+    if configured_backend() == "tensorflow":
+        prefer_bfc_cpu_allocator()
     quiet_libraries(args.verbose)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

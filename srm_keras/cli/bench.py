@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         description="Time inference and training steps of models in interleaved rounds (A B C "
         "A B C ...) and report each one's median time per step, images/s and ratio to a "
         "baseline measured in the same run. Every combination of --mode, --precision, "
-        "--jit-compile and --batch-size is a configuration.",
+        "--jit-compile and --batch-size is a configuration. Keras models run on the configured "
+        "backend (KERAS_BACKEND or keras.json), e.g. KERAS_BACKEND=jax on a GPU machine.",
     )
     parser.add_argument(
         "--models",
@@ -52,7 +53,10 @@ def register(subparsers) -> None:
         help="precisions to time (default: float32)",
     )
     parser.add_argument(
-        "--jit-compile", nargs="+", choices=tuple(ON_OFF), default=["off"], help="XLA"
+        "--jit-compile",
+        nargs="+",
+        choices=tuple(ON_OFF),
+        help="XLA (default: on with JAX, where off would run each op eagerly; off elsewhere)",
     )
     parser.add_argument("--repeats", type=int, default=10, help="interleaved timed rounds")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first")
@@ -75,6 +79,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--tflite-threads", type=int, help="LiteRT threads (default: all cores)")
     parser.add_argument(
+        "--onnx-threads",
+        type=int,
+        help="ONNX Runtime intra-op threads (default: ONNX Runtime's choice)",
+    )
+    parser.add_argument(
         "--input-pipeline",
         action="store_true",
         help="also time the tf.data training pipeline on generated JPEGs",
@@ -95,17 +104,29 @@ def register(subparsers) -> None:
         metavar="PATH.json",
         help="write JSON, and CSV, Markdown and a bar chart of the ratios (PNG) beside it",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, any_backend=True)
 
 
 def run(args) -> int:
-    from srm_keras.benchmark import pipeline_benchmark, run_benchmark
+    import keras
 
+    from srm_keras.benchmark import run_benchmark
+
+    if args.input_pipeline:  # before any model is timed
+        try:
+            from srm_keras.benchmark import pipeline_benchmark  # tf.data
+        except ModuleNotFoundError as error:
+            raise ValueError(
+                "--input-pipeline times tf.data, which needs TensorFlow: install it "
+                "(pip install tensorflow) or leave the option out."
+            ) from error
+    # Keras' own default ("auto"): XLA on JAX, whose steps without it run op by op.
+    jit_compile = args.jit_compile or (["on"] if keras.backend.backend() == "jax" else ["off"])
     report = run_benchmark(
         args.models,
         modes=args.mode,
         precisions=args.precision,
-        jit_compile=[ON_OFF[value] for value in args.jit_compile],
+        jit_compile=[ON_OFF[value] for value in jit_compile],
         batch_sizes=args.batch_size,
         image_size=args.image_size,
         repeats=args.repeats,
@@ -115,6 +136,7 @@ def run(args) -> int:
         classes=args.classes,
         seed=args.seed,
         tflite_threads=args.tflite_threads,
+        onnx_threads=args.onnx_threads,
         threads=args.threads,
     )
     if args.input_pipeline:

@@ -20,9 +20,10 @@ import tensorflow as tf
 
 from srm_keras import storage
 from srm_keras.training import callbacks as run_callbacks
-from srm_keras.training import plots, runtime
+from srm_keras.training import plots
 from srm_keras.training.config import TrainConfig
 from srm_keras.training.evaluation import evaluate, outputs_probabilities
+from srm_keras.training.precision import precision_policy
 from srm_keras.training.run_folder import RunFolder
 from srm_keras.training.schedules import schedule_from_config
 from srm_keras.training.weight_decay import apply_weight_decay
@@ -63,7 +64,7 @@ def compiled_model(
 ) -> keras.Model:
     """The run's model under its precision policy, with weight decay, compiled (enter the
     strategy's scope first, if any)."""
-    with runtime.precision_policy(config.precision):
+    with precision_policy(config.precision):
         model = build_model(config, num_classes)
         apply_weight_decay(model, config.weight_decay)
         compile_model(model, config, steps_per_epoch, jit_compile)

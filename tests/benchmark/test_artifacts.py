@@ -1,5 +1,7 @@
 """Exported models timed through their runtimes: tiny SavedModel, ONNX and TFLite files."""
 
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -89,3 +91,35 @@ def test_fixed_batch_mismatch_is_a_clear_error(tmp_path):
     onnx.save(model, str(path))
     with pytest.raises(ValueError, match="fixed batch size of 1"):
         onnx_step(str(path), batch_size=4, image_size=8, seed=0)
+
+
+def test_a_savedmodel_without_tensorflow_is_a_clear_error(monkeypatch, tmp_path):
+    # A GPU machine that runs Keras on JAX may have no TensorFlow; None in sys.modules makes
+    # ``import tensorflow`` fail there as it does when the package is not installed.
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    with pytest.raises(ValueError, match="loading a SavedModel needs TensorFlow"):
+        savedmodel_step(str(tmp_path), batch_size=1, image_size=8, seed=0)
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_onnx_threads_reach_the_session(artifacts, monkeypatch, threads):
+    import onnxruntime
+
+    seen, session = [], onnxruntime.InferenceSession
+
+    def spy(path, options, **kwargs):
+        seen.append(options.intra_op_num_threads)
+        return session(path, options, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", spy)
+    onnx_step(str(artifacts["onnx"]), batch_size=1, image_size=8, seed=0, threads=threads)()
+    assert seen == [0 if threads is None else threads]  # 0: ONNX Runtime's own choice
+
+
+def test_runtime_thread_counts_are_checked_and_recorded(artifacts):
+    with pytest.raises(ValueError, match="onnx_threads must be a positive integer"):
+        run_benchmark([str(artifacts["onnx"])], onnx_threads=0, image_size=8)
+    report = run_benchmark(
+        [str(artifacts["onnx"])], batch_sizes=1, image_size=8, repeats=1, warmup=0, onnx_threads=1
+    )
+    assert report.settings["onnx_threads"] == 1 and report.settings["tflite_threads"] is None

@@ -1,7 +1,8 @@
 """Other Keras backends: the library runs on them; the command pins TensorFlow and says so.
 
 With ``KERAS_BACKEND=jax`` (or ``"backend": "torch"`` in ``keras.json``) the command trains,
-evaluates and exports end to end on TensorFlow. The library's models, layers and weights give
+evaluates and exports end to end on TensorFlow. ``bench`` alone times the models on the
+configured backend, with no TensorFlow installed. The library's models, layers and weights give
 TensorFlow's answers on JAX and PyTorch.
 """
 
@@ -63,6 +64,57 @@ def test_the_command_runs_end_to_end_when_keras_is_set_to_jax_or_torch(tmp_path)
     )
     assert export.returncode == 0, export.stderr[-3000:]
     assert json.loads((tmp_path / "export" / "export_report.json").read_text())["passed"]
+
+
+# A GPU machine with JAX and no TensorFlow: importing any of these fails in the child, as it
+# would there, so the bench below proves that timing Keras models loads none of them.
+_WITHOUT_TENSORFLOW = textwrap.dedent(
+    """
+    import sys
+    class NotInstalled:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in {"tensorflow", "tf2onnx", "tensorflow_datasets"}:
+                raise ModuleNotFoundError(f"No module named {name!r}")
+    sys.meta_path.insert(0, NotInstalled())
+    from srm_keras.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_bench_times_keras_models_on_jax_without_tensorflow(tmp_path):
+    output = tmp_path / "bench.json"
+    bench = [
+        *("bench", "--models", "resnet20", "srm_resnet20", "--classes", "3"),
+        *("--batch-size", "2", "--image-size", "8", "--repeats", "2", "--warmup", "0"),
+    ]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env.pop("TF_CPU_ALLOCATOR_USE_BFC", None)
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-c", _WITHOUT_TENSORFLOW, *bench, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+
+    result = run("--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "running Keras on TensorFlow" not in result.stderr
+    report = json.loads(output.read_text())
+    assert report["machine"]["keras_backend"] == "jax"
+    # XLA by default on JAX (Keras' own default there); TensorFlow's allocator setting is left
+    # out of a run that never loads TensorFlow.
+    assert report["settings"]["jit_compile"] == [True]
+    assert "TF_CPU_ALLOCATOR_USE_BFC" not in report["machine"]["environment"]
+    assert [row["model"] for row in report["results"]] == ["resnet20", "srm_resnet20"]
+
+    # What does need TensorFlow says so in one line, before any model is built.
+    pipeline = run("--input-pipeline")
+    assert pipeline.returncode == 2
+    assert "--input-pipeline times tf.data, which needs TensorFlow" in pipeline.stderr
 
 
 # Same weights, same input: the backends run different kernels (oneDNN/Eigen for TensorFlow,

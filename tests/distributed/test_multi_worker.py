@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from srm_keras.distributed import EXIT_WORKER_LOST
 from srm_keras.training import TrainConfig, read_history, runtime
+from srm_keras.training.precision import precision_policy
 from srm_keras.training.recipe import build_model, compile_model, load_data
 from srm_keras.training.weight_decay import apply_weight_decay
 from tests.distributed.workers import recipe_flags, start_workers, worker_argv
@@ -193,7 +194,7 @@ def _reference(image_folder: Path, output: Path, resume_epoch: int, backup: Path
     def start(restore: bool):
         data = load_data(config)
         assert int(data.train.cardinality()) == STEPS and data.train_size == 48
-        with runtime.precision_policy(config.precision):
+        with precision_policy(config.precision):
             model = build_model(config, data.num_classes)
             apply_weight_decay(model, config.weight_decay)
             compile_model(model, config, STEPS, jit_compile=False)
