@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The exported ResNet-50s in ONNX Runtime and LiteRT on another machine's CPU, on 2 of its cores
+# (as on the project's machine), batch 1 and 16 (BENCHMARKS.md, "Deployed models").
+#
+#   benchmarks/deployed_elsewhere.sh BLANKED_FOLDER OUTPUT_FOLDER [MORE BENCH OPTIONS]
+#
+# BLANKED_FOLDER holds `benchmarks/blank_weights.py blank`'s output for the files to time (the
+# exports without their weights' values, small enough to carry); they are filled again first.
+# Where ONNX Runtime, LiteRT or Keras is missing, their wheels in .whl/ are installed to a
+# temporary folder. ONNX Runtime and LiteRT are two runs, so that a cut-off second run still
+# leaves the first one's files.
+set -u
+blanked=${1:?usage: benchmarks/deployed_elsewhere.sh BLANKED_FOLDER OUTPUT_FOLDER [OPTIONS]}
+output=${2:?usage: benchmarks/deployed_elsewhere.sh BLANKED_FOLDER OUTPUT_FOLDER [OPTIONS]}
+shift 2
+mkdir -p "$output"
+if ! python3 -c "import keras, onnxruntime, ai_edge_litert" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" PYTHONUNBUFFERED=1
+export KERAS_BACKEND=${KERAS_BACKEND:-jax} JAX_PLATFORMS=${JAX_PLATFORMS:-cpu}  # any backend will do
+filled=$(mktemp -d)
+python3 benchmarks/blank_weights.py fill "$blanked" --output "$filled" || exit 1
+grep -m1 "model name" /proc/cpuinfo
+# Two CPUs on different physical cores (a core's second hardware thread would share its units).
+cpus=$(python3 -c "
+import glob
+first = {}
+for path in sorted(glob.glob('/sys/devices/system/cpu/cpu[0-9]*'), key=lambda p: int(p[27:])):
+    try:
+        core = tuple(open(f'{path}/topology/{n}').read().strip() for n in ('physical_package_id', 'core_id'))
+    except OSError:
+        continue
+    first.setdefault(core, path[27:])
+print(','.join(list(first.values())[:2]) or '0,1')")
+echo "timing on CPUs $cpus"
+python3 -c "import onnxruntime, ai_edge_litert; print('onnxruntime', onnxruntime.__version__)"
+
+models=(resnet50 se_resnet50 srm_resnet50 ge_resnet50 mssar_resnet50)
+common=(--batch-size 1 16 --repeats 6 --min-repeat-seconds 1 --onnx-threads 2
+        --tflite-threads 2 "$@")
+for runtime in onnx tflite; do
+    files=()
+    for model in "${models[@]}"; do
+        if [ -e "$filled/$model.$runtime" ]; then files+=("$filled/$model.$runtime"); fi
+    done
+    timeout "${RUN_SECONDS:-150}" taskset -c "$cpus" python3 -m srm_keras bench \
+        --models "${files[@]}" "${common[@]}" --output "$output/${runtime}_resnet50.json"
+done
