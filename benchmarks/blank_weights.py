@@ -3,7 +3,7 @@
 A ResNet-50 export is about 100 MB of float32 weights, too much to copy to a machine that is
 reached only through a size-limited transfer (a lent machine with another CPU, say). ``blank``
 writes each file with the bytes of its large float32 weights set to zero, gzip-compressed
-(about 0.5% of the size), and records where each weight lies in the file and its mean and
+(about 0.1% of the size), and records where each weight lies in the file and its mean and
 standard deviation. ``fill`` writes the files back with every such weight drawn from a normal
 distribution of that mean and deviation (seeded: the same bytes every time), so that the
 kernels see values of the same scale as the exported model's, and no zeros, which some kernels

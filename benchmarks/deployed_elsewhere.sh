@@ -3,6 +3,11 @@
 # (as on the project's machine), batch 1 and 16 (BENCHMARKS.md, "Deployed models").
 #
 #   benchmarks/deployed_elsewhere.sh BLANKED_FOLDER OUTPUT_FOLDER [MORE BENCH OPTIONS]
+#   MODE=profile benchmarks/deployed_elsewhere.sh BLANKED_FOLDER OUTPUT_FOLDER
+#
+# MODE=profile runs each runtime's per-operator profile instead (benchmarks/onnx_profile.py,
+# benchmarks/tflite_profile.py; batch 16, the same two CPUs and threads), on the plain, SE, SRM
+# and GE-θ files.
 #
 # BLANKED_FOLDER holds `benchmarks/blank_weights.py blank`'s output for the files to time (the
 # exports without their weights' values, small enough to carry); they are filled again first.
@@ -37,6 +42,18 @@ for path in sorted(glob.glob('/sys/devices/system/cpu/cpu[0-9]*'), key=lambda p:
 print(','.join(list(first.values())[:2]) or '0,1')")
 echo "timing on CPUs $cpus"
 python3 -c "import onnxruntime, ai_edge_litert; print('onnxruntime', onnxruntime.__version__)"
+
+if [ "${MODE:-bench}" = profile ]; then
+    onnx=() tflite=()
+    for model in resnet50 se_resnet50 srm_resnet50 ge_resnet50; do
+        onnx+=("$filled/$model.onnx") tflite+=("$filled/$model.tflite")
+    done
+    timeout "${RUN_SECONDS:-150}" taskset -c "$cpus" python3 benchmarks/onnx_profile.py \
+        "${onnx[@]}" --threads 2 --runs 5 --output "$output/onnx_profile.json"
+    timeout "${RUN_SECONDS:-400}" taskset -c "$cpus" python3 benchmarks/tflite_profile.py \
+        "${tflite[@]}" --threads 2 --output "$output/tflite_profile.json"
+    exit
+fi
 
 models=(resnet50 se_resnet50 srm_resnet50 ge_resnet50 mssar_resnet50)
 common=(--batch-size 1 16 --repeats 6 --min-repeat-seconds 1 --onnx-threads 2

@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 
-def profile(path: Path, batch_size: int, runs: int) -> dict[str, float]:
+def profile(path: Path, batch_size: int, runs: int, threads: int | None = None) -> dict[str, float]:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
     options.enable_profiling = True
     options.profile_file_prefix = os.path.join(tempfile.mkdtemp(), path.stem)
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -50,14 +52,22 @@ def main() -> None:
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--threads", type=int, help="intra-op threads (default: ONNX Runtime's own choice)"
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     from srm_keras.benchmark.machine import machine_info
 
-    result = {"machine": machine_info(), "batch_size": args.batch_size, "runs": args.runs}
+    result = {
+        "machine": machine_info(),
+        "batch_size": args.batch_size,
+        "runs": args.runs,
+        "threads": args.threads,
+    }
     result["models"] = {}
     for path in args.models:
-        per_op = profile(path, args.batch_size, args.runs)
+        per_op = profile(path, args.batch_size, args.runs, args.threads)
         total = sum(per_op.values())
         result["models"][path.stem] = {"total_ms": round(total, 2), "ms_by_operator": per_op}
         top = ", ".join(f"{op} {ms:.1f}" for op, ms in list(per_op.items())[:8])

@@ -12,6 +12,7 @@ import pytest
 
 LAZY = [
     "srm_keras",
+    "srm_keras.benchmark",
     "srm_keras.models",
     "srm_keras.training",
     "srm_keras.tuning",

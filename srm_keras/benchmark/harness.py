@@ -125,7 +125,7 @@ def run_benchmark(
     *,
     modes: str | Sequence[str] = "inference",
     precisions: str | Sequence[str] = "float32",
-    jit_compile: bool | Sequence[bool] = False,
+    jit_compile: bool | Sequence[bool] | None = None,
     batch_sizes: int | Sequence[int] = 16,
     image_size: int = 224,
     repeats: int = 10,
@@ -152,7 +152,8 @@ def run_benchmark(
             pairs.
         modes: ``"inference"`` and/or ``"train"`` (artifacts are timed in inference only).
         precisions: Keras dtype policies: ``"float32"``, ``"mixed_bfloat16"``, ``"mixed_float16"``.
-        jit_compile: XLA compilation of the Keras step functions, True and/or False.
+        jit_compile: XLA compilation of the Keras step functions, True and/or False (default:
+            on with JAX, where a step without it runs op by op; off on other backends).
         batch_sizes: images per step.
         image_size: square input side in pixels.
         repeats: timed rounds; the tables report the median, minimum and maximum.
@@ -170,6 +171,10 @@ def run_benchmark(
         A :class:`~srm_keras.benchmark.report.BenchmarkReport` (rows, machine and settings).
     """
     modes, precisions = _as_tuple(modes, "modes"), _as_tuple(precisions, "precisions")
+    if jit_compile is None:
+        import keras
+
+        jit_compile = keras.backend.backend() == "jax"
     jit_settings = _as_tuple(jit_compile, "jit_compile")
     batch_sizes = _as_tuple(batch_sizes, "batch_sizes")
     _check(modes, precisions, jit_settings, batch_sizes, image_size, classes)
@@ -249,7 +254,10 @@ def run_benchmark(
         "baseline": baseline,
         "modes": list(modes),
         "precisions": list(precisions),
-        "jit_compile": list(jit_settings),
+        # Exported files run in their own runtimes: no Keras step, no XLA setting.
+        "jit_compile": list(jit_settings)
+        if any(not source.is_artifact for source in sources)
+        else None,
         "batch_sizes": list(batch_sizes),
         "image_size": image_size,
         "repeats": repeats,

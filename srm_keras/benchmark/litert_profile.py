@@ -116,15 +116,40 @@ def operator_interpreter(single: bytes, tensors: dict[int, np.ndarray], threads:
     return interpreter
 
 
+def _one_add_model() -> bytes:
+    """A model of one ADD of two one-element float32 inputs, written with LiteRT's own schema
+    (no TensorFlow: the profile runs where only LiteRT is installed)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
+    code.version = 1
+    tensors = []
+    for name in ("a", "b", "sum"):
+        tensor = schema.TensorT()
+        tensor.shape, tensor.type, tensor.buffer, tensor.name = (
+            [1],
+            schema.TensorType.FLOAT32,
+            0,
+            name,
+        )
+        tensors.append(tensor)
+    add = schema.OperatorT()
+    add.opcodeIndex, add.inputs, add.outputs = 0, [0, 1], [2]
+    add.builtinOptionsType = schema.BuiltinOptions.AddOptions
+    add.builtinOptions = schema.AddOptionsT()
+    graph = schema.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0, 1], [2], [add]
+    model = schema.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [graph]
+    model.buffers = [schema.BufferT()]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 def _empty_invoke(threads: int | None):
     """An interpreter whose invoke does almost nothing: one ADD of two one-element tensors."""
-    import tensorflow as tf
-
-    add = tf.function(lambda a, b: a + b).get_concrete_function(
-        tf.TensorSpec([1], tf.float32), tf.TensorSpec([1], tf.float32)
-    )
-    content = tf.lite.TFLiteConverter.from_concrete_functions([add], add).convert()
-    interpreter = _interpreter(content, threads)
+    interpreter = _interpreter(_one_add_model(), threads)
     inputs = interpreter.get_input_details()
     _allocated(interpreter, {d["index"]: [1] for d in inputs})
     for detail in inputs:

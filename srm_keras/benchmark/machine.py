@@ -25,6 +25,7 @@ _PACKAGES = (
     "keras",
     "jax",
     "jaxlib",
+    "torch",
     "numpy",
     "onnxruntime",
     "ai-edge-litert",
@@ -70,13 +71,28 @@ def _accelerators() -> list[str]:
         import tensorflow as tf
 
         return [d.name for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+    # e.g. "gpu:0 NVIDIA H200": the platform and index, then the model of the card.
     if backend == "jax":
         import jax
 
-        # e.g. "gpu:0 NVIDIA H200": the platform and index, then the model of the card.
         devices = [d for d in jax.devices() if d.platform != "cpu"]
         return [f"{d.platform}:{d.id} {d.device_kind}" for d in devices]
+    if backend == "torch":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return [f"gpu:{i} {torch.cuda.get_device_name(i)}" for i in range(count)]
     return []
+
+
+def _environment() -> dict[str, str]:
+    """The settings of ``_ENVIRONMENT`` that are set; TensorFlow's only once it is loaded (a
+    run on JAX or PyTorch that never loads it is not affected by them)."""
+    return {
+        name: os.environ[name]
+        for name in _ENVIRONMENT
+        if name in os.environ and (not name.startswith("TF_") or "tensorflow" in sys.modules)
+    }
 
 
 def _threads() -> dict | None:
@@ -99,8 +115,8 @@ def set_threads(threads: int) -> None:
     """
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
-            "threads applies to the TensorFlow backend; for JAX set "
-            "XLA_FLAGS=--xla_cpu_multi_thread_eigen=false instead."
+            f"threads applies to the TensorFlow backend, not {keras.backend.backend()}; limit "
+            "the cores the process may use instead (taskset -c 0,1 srm-keras bench ...)."
         )
     import tensorflow as tf
 
@@ -132,6 +148,6 @@ def machine_info() -> dict:
         "keras_backend": keras.backend.backend(),
         "accelerators": _accelerators(),
         "versions": _versions(),
-        "environment": {name: os.environ[name] for name in _ENVIRONMENT if name in os.environ},
+        "environment": _environment(),
         "threads": _threads(),
     }

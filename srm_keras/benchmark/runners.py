@@ -88,6 +88,8 @@ def savedmodel_step(path: str, batch_size: int, image_size: int, seed: int) -> S
     try:
         import tensorflow as tf
     except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "tensorflow":
+            raise
         raise ValueError(
             f"SavedModel {path!r}: loading a SavedModel needs TensorFlow; install it (pip "
             "install tensorflow) or time the .onnx or .tflite export instead."

@@ -91,11 +91,6 @@ def use_tensorflow_backend() -> str | None:
     return None
 
 
-def configured_backend() -> str:
-    """The backend Keras will load: ``KERAS_BACKEND``, else ``keras.json``, else TensorFlow."""
-    return os.environ.get("KERAS_BACKEND") or _keras_json_backend() or "tensorflow"
-
-
 def _keras_json_backend() -> str | None:
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     try:
@@ -139,10 +134,9 @@ def _without_stderr(run) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prefer_bfc_cpu_allocator()  # also for bench on JAX: its SavedModels and tf.data use it
     args = build_parser().parse_args(argv)
     other_backend = None if getattr(args, "any_backend", False) else use_tensorflow_backend()
-    if configured_backend() == "tensorflow":
-        prefer_bfc_cpu_allocator()
     quiet_libraries(args.verbose)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -108,25 +108,25 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import keras
-
     from srm_keras.benchmark import run_benchmark
 
     if args.input_pipeline:  # before any model is timed
         try:
             from srm_keras.benchmark import pipeline_benchmark  # tf.data
         except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] != "tensorflow":
+                raise
             raise ValueError(
                 "--input-pipeline times tf.data, which needs TensorFlow: install it "
                 "(pip install tensorflow) or leave the option out."
             ) from error
-    # Keras' own default ("auto"): XLA on JAX, whose steps without it run op by op.
-    jit_compile = args.jit_compile or (["on"] if keras.backend.backend() == "jax" else ["off"])
     report = run_benchmark(
         args.models,
         modes=args.mode,
         precisions=args.precision,
-        jit_compile=[ON_OFF[value] for value in jit_compile],
+        jit_compile=None  # the harness's default: on with JAX, off elsewhere
+        if args.jit_compile is None
+        else [ON_OFF[value] for value in args.jit_compile],
         batch_sizes=args.batch_size,
         image_size=args.image_size,
         repeats=args.repeats,

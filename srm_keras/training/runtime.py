@@ -1,4 +1,5 @@
-"""Where and how a run executes: precision policy, distribution strategy, XLA, determinism."""
+"""Where and how a run executes: distribution strategy, XLA, determinism (the precision policy
+is in :mod:`srm_keras.training.precision`)."""
 
 from __future__ import annotations
 

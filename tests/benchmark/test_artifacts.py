@@ -123,3 +123,4 @@ def test_runtime_thread_counts_are_checked_and_recorded(artifacts):
         [str(artifacts["onnx"])], batch_sizes=1, image_size=8, repeats=1, warmup=0, onnx_threads=1
     )
     assert report.settings["onnx_threads"] == 1 and report.settings["tflite_threads"] is None
+    assert report.settings["jit_compile"] is None  # no Keras step was timed

@@ -70,25 +70,31 @@ def test_the_command_runs_end_to_end_when_keras_is_set_to_jax_or_torch(tmp_path)
 # would there, so the bench below proves that timing Keras models loads none of them.
 _WITHOUT_TENSORFLOW = textwrap.dedent(
     """
-    import sys
-    class NotInstalled:
+    import importlib.util, sys
+    ABSENT = {"tensorflow", "tf2onnx", "tensorflow_datasets"}
+    class NotInstalled:  # an import fails
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {"tensorflow", "tf2onnx", "tensorflow_datasets"}:
-                raise ModuleNotFoundError(f"No module named {name!r}")
+            if name.split(".")[0] in ABSENT:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     sys.meta_path.insert(0, NotInstalled())
+    find_spec = importlib.util.find_spec
+    def look_up(name, *args):  # finds nothing, as PyTorch expects when it looks for TensorFlow
+        return None if name.split(".")[0] in ABSENT else find_spec(name, *args)
+    importlib.util.find_spec = look_up
     from srm_keras.cli import main
     sys.exit(main(sys.argv[1:]))
     """
 )
 
 
-def test_bench_times_keras_models_on_jax_without_tensorflow(tmp_path):
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_bench_times_keras_models_on_the_configured_backend_without_tensorflow(tmp_path, backend):
     output = tmp_path / "bench.json"
     bench = [
         *("bench", "--models", "resnet20", "srm_resnet20", "--classes", "3"),
         *("--batch-size", "2", "--image-size", "8", "--repeats", "2", "--warmup", "0"),
     ]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"}
     env.pop("TF_CPU_ALLOCATOR_USE_BFC", None)
 
     def run(*args):
@@ -104,12 +110,14 @@ def test_bench_times_keras_models_on_jax_without_tensorflow(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "running Keras on TensorFlow" not in result.stderr
     report = json.loads(output.read_text())
-    assert report["machine"]["keras_backend"] == "jax"
-    # XLA by default on JAX (Keras' own default there); TensorFlow's allocator setting is left
-    # out of a run that never loads TensorFlow.
-    assert report["settings"]["jit_compile"] == [True]
+    assert report["machine"]["keras_backend"] == backend
+    # XLA by default on JAX, where a step without it runs op by op; off on PyTorch. TensorFlow's
+    # allocator setting is left out of the record of a run that never loads TensorFlow.
+    assert report["settings"]["jit_compile"] == [backend == "jax"]
     assert "TF_CPU_ALLOCATOR_USE_BFC" not in report["machine"]["environment"]
     assert [row["model"] for row in report["results"]] == ["resnet20", "srm_resnet20"]
+    if backend != "jax":
+        return
 
     # What does need TensorFlow says so in one line, before any model is built.
     pipeline = run("--input-pipeline")
