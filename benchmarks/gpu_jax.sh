@@ -19,12 +19,9 @@ if ! python3 -c "import keras" 2>/dev/null; then
     export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
-# The card and the software, kept beside the results (the JSON names the card, not its driver).
-{
-    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
-        --format=csv
-    python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
-} 2>&1 | tee "$output/gpu_device.txt"
+# The card's clocks now (the JSON records its name, memory and driver, not its clocks).
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
+python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
 
 models=(resnet50 se_resnet50 srm_resnet50 ge_resnet50)
 common=(--models "${models[@]}" --batch-size 128 --image-size 224

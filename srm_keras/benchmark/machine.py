@@ -6,6 +6,8 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import shutil
+import subprocess
 import sys
 
 import keras
@@ -85,6 +87,24 @@ def _accelerators() -> list[str]:
     return []
 
 
+def _nvidia_gpus() -> list[str] | None:
+    """``nvidia-smi``'s name, memory and driver of each NVIDIA GPU (None where it is absent or
+    fails): what the backends' device names leave out."""
+    command = shutil.which("nvidia-smi")
+    if command is None:
+        return None
+    query = "--query-gpu=name,memory.total,driver_version"
+    try:
+        result = subprocess.run(
+            [command, query, "--format=csv,noheader"], capture_output=True, text=True, timeout=20
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
 def _environment() -> dict[str, str]:
     """The settings of ``_ENVIRONMENT`` that are set; TensorFlow's only once it is loaded (a
     run on JAX or PyTorch that never loads it is not affected by them)."""
@@ -147,6 +167,7 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "keras_backend": keras.backend.backend(),
         "accelerators": _accelerators(),
+        "nvidia_gpus": _nvidia_gpus(),
         "versions": _versions(),
         "environment": _environment(),
         "threads": _threads(),

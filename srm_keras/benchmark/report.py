@@ -200,6 +200,8 @@ def machine_line(machine: dict, after: dict | None = None) -> str:
         parts.append(f"TensorFlow {tf_version}")
     if machine.get("accelerators"):
         parts.append("accelerators: " + ", ".join(machine["accelerators"]))
+    if machine.get("nvidia_gpus"):
+        parts.append("nvidia-smi: " + "; ".join(machine["nvidia_gpus"]))
     threads = machine.get("threads")
     if threads and threads.get("intra_op"):
         parts.append(

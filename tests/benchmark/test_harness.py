@@ -128,3 +128,20 @@ def test_threads_must_be_set_before_tensorflow_starts():
     with pytest.raises(ValueError, match="fresh process"):
         set_threads(current + 1)
     assert machine_info()["threads"]["intra_op"] == current
+
+
+def test_the_machine_record_names_nvidia_gpus_where_nvidia_smi_answers(tmp_path, monkeypatch):
+    from srm_keras.benchmark.machine import machine_info
+    from srm_keras.benchmark.report import machine_line
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H200, 143771 MiB, 580.159.04'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    machine = machine_info()
+    assert machine["nvidia_gpus"] == ["NVIDIA H200, 143771 MiB, 580.159.04"]
+    assert "nvidia-smi: NVIDIA H200, 143771 MiB, 580.159.04" in machine_line(machine)
+    fake.write_text("#!/bin/sh\nexit 9\n")  # no driver: nothing recorded, no error
+    assert machine_info()["nvidia_gpus"] is None
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert machine_info()["nvidia_gpus"] is None
