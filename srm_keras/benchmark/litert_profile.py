@@ -125,16 +125,10 @@ def _one_add_model() -> bytes:
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
     code.version = 1
-    tensors = []
-    for name in ("a", "b", "sum"):
-        tensor = schema.TensorT()
-        tensor.shape, tensor.type, tensor.buffer, tensor.name = (
-            [1],
-            schema.TensorType.FLOAT32,
-            0,
-            name,
-        )
-        tensors.append(tensor)
+    tensors = [schema.TensorT() for _ in range(3)]
+    for tensor, name in zip(tensors, ("a", "b", "sum")):
+        tensor.name, tensor.shape, tensor.type = name, [1], schema.TensorType.FLOAT32
+        tensor.buffer = 0  # the empty buffer: no constant data
     add = schema.OperatorT()
     add.opcodeIndex, add.inputs, add.outputs = 0, [0, 1], [2]
     add.builtinOptionsType = schema.BuiltinOptions.AddOptions

@@ -1,5 +1,7 @@
 """The LiteRT operator profiler: its one-operator models are the graph's operators, exactly."""
 
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -92,3 +94,13 @@ def test_models_are_named_by_their_files_so_a_name_may_not_repeat(tmp_path, bloc
             runs=1,
             progress=lambda _: None,
         )
+
+
+def test_the_empty_invoke_is_one_add_built_without_tensorflow(monkeypatch):
+    from srm_keras.benchmark.litert_profile import _empty_invoke
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # importing it would now fail
+    interpreter = _empty_invoke(threads=1)
+    interpreter.invoke()
+    (output,) = interpreter.get_output_details()
+    np.testing.assert_array_equal(interpreter.get_tensor(output["index"]), [2.0])  # 1 + 1
