@@ -30,18 +30,7 @@ filled=$(mktemp -d)  # about 1.1 GB of filled files: removed however the script 
 trap 'rm -rf "$filled"' EXIT
 python3 benchmarks/blank_weights.py fill "$blanked" --output "$filled" || exit 1
 grep -m1 "model name" /proc/cpuinfo
-# Two CPUs on different physical cores (a core's second hardware thread would share its units).
-cpus=$(python3 -c "
-import glob, re
-first = {}  # (package, core) -> its first CPU number
-for path in glob.glob('/sys/devices/system/cpu/cpu[0-9]*'):
-    try:
-        core = tuple(open(f'{path}/topology/{n}').read() for n in ('physical_package_id', 'core_id'))
-    except OSError:
-        continue
-    cpu = int(re.search(r'cpu(\d+)$', path).group(1))
-    first[core] = min(cpu, first.get(core, cpu))
-print(','.join(str(cpu) for cpu in sorted(first.values())[:2]) or '0,1')")
+cpus=$(python3 benchmarks/two_cpus.py)  # two physical cores
 echo "timing on CPUs $cpus"
 python3 -c "import onnxruntime, ai_edge_litert; print('onnxruntime', onnxruntime.__version__)"
 

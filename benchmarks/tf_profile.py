@@ -73,7 +73,9 @@ def profile_model(name: str, batch_size: int, runs: int, seed: int) -> dict:
         for event in line.events:
             metadata = host.event_metadata[event.metadata_id]
             ms = event.duration_ps / 1e9
-            if line.name == "python" and metadata.name == "<lambda>":
+            # The call itself, on the Python thread (its line is named after the process:
+            # "python", "python3"...), not on TensorFlow's own threads.
+            if metadata.name == "<lambda>" and not line.name.startswith("tf_"):
                 calls.append(ms)
             if not line.name.startswith("tf_Compute") or ":" not in metadata.name:
                 continue
@@ -103,6 +105,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    import tensorflow  # noqa: F401  (loaded first, so that the machine record gives its version)
+
     from srm_keras.benchmark.machine import machine_info
 
     result = {"machine": machine_info(), "batch_size": args.batch_size, "runs": args.runs}

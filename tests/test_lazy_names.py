@@ -13,6 +13,7 @@ import pytest
 LAZY = [
     "srm_keras",
     "srm_keras.benchmark",
+    "srm_keras.export",
     "srm_keras.models",
     "srm_keras.training",
     "srm_keras.tuning",

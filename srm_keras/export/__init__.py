@@ -8,20 +8,24 @@ inside each artifact.
 import sys
 import types
 
-from srm_keras.export.exporter import FORMATS, export
-from srm_keras.export.parity import BOUNDS, ParityError, verify
-from srm_keras.export.prepare import find_model_file, load_model, serving_model
+from srm_keras._lazy import attach
 
-__all__ = [
-    "BOUNDS",
-    "FORMATS",
-    "ParityError",
-    "export",
-    "find_model_file",
-    "load_model",
-    "serving_model",
-    "verify",
-]
+# Names are loaded on first use, so that a submodule such as ``srm_keras.export.folding``
+# (the modules' inference forms) imports without the converters or tensorflow-datasets.
+_NAMES = {
+    "BOUNDS": "parity",
+    "FORMATS": "exporter",
+    "ParityError": "parity",
+    "export": "exporter",
+    "find_model_file": "prepare",
+    "load_model": "prepare",
+    "serving_model": "prepare",
+    "verify": "parity",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__, __dir__ = attach(__name__, _NAMES)
 
 
 class _ExportModule(types.ModuleType):
@@ -32,6 +36,8 @@ class _ExportModule(types.ModuleType):
     """
 
     def __call__(self, *args, **kwargs):
+        from srm_keras.export.exporter import export
+
         return export(*args, **kwargs)
 
 

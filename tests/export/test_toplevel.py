@@ -22,3 +22,15 @@ def test_import_srm_keras_does_not_load_the_exporters():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
+
+
+def test_the_inference_forms_import_without_the_converters_or_datasets():
+    # The benchmarks fold models on machines with TensorFlow but without tensorflow-datasets or
+    # the converters (BENCHMARKS.md, "On an Intel Xeon"): the package's names load on first use.
+    code = (
+        "import sys; from srm_keras.export.folding import fold_model; "
+        "print(sorted(m for m in ('tensorflow_datasets', 'tf2onnx', 'onnx', 'srm_keras.data')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr[-2000:]

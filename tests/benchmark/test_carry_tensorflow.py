@@ -1,0 +1,89 @@
+"""benchmarks/carry_tensorflow.py: TensorFlow split into parts for a size-limited transfer.
+
+The parts must join into the packed archive byte for byte, each folder must carry about the
+same (the transfer's limit is per call), and a part that is missing or changed must stop the
+unpacking with a message rather than leave a broken TensorFlow behind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import lzma
+import tarfile
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "carry_tensorflow.py"
+
+
+@pytest.fixture(scope="module")
+def carry():
+    spec = importlib.util.spec_from_file_location("carry_tensorflow", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _archive(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return lzma.compress(buffer.getvalue())
+
+
+@pytest.mark.parametrize("parts, first_less", [(2, 0), (2, 1000), (3, 333), (2, 10**9)])
+def test_parts_join_into_the_archive_and_share_the_load(carry, tmp_path, parts, first_less):
+    data = bytes(range(256)) * 40 + b"tail"  # 10,244 bytes
+    folders = [tmp_path / str(i) for i in range(parts)]
+    for folder in folders:
+        folder.mkdir()
+    carry.write_parts(data, folders, first_less, {"wheel": "w"})
+    sizes = [
+        (folder / f"{carry.ARCHIVE}.{i:02d}").stat().st_size for i, folder in enumerate(folders)
+    ]
+    joined = b"".join(
+        (folder / f"{carry.ARCHIVE}.{i:02d}").read_bytes() for i, folder in enumerate(folders)
+    )
+    assert joined == data
+    loads = [sizes[0] + first_less, *sizes[1:]]
+    if first_less < len(data):
+        # Each folder's load is the even share, to within the one byte of rounding up.
+        share = -(-(len(data) + first_less) // parts)
+        assert all(share - parts <= load <= share for load in loads[:-1]), loads
+    else:
+        assert sizes[0] == 0  # the wheels alone fill the first folder's share
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_unpack_extracts_the_joined_archive(carry, tmp_path):
+    data = _archive({"tensorflow/__init__.py": b"VERSION = 'carried'\n"})
+    folders = [tmp_path / "1", tmp_path / "2"]
+    for folder in folders:
+        folder.mkdir()
+    carry.write_parts(data, folders, 0, {"wheel": "tensorflow_cpu-x.whl"})
+    carry.unpack(folders, tmp_path / "site")
+    assert (tmp_path / "site/tensorflow/__init__.py").read_text() == "VERSION = 'carried'\n"
+
+
+def test_a_changed_or_missing_part_is_refused(carry, tmp_path):
+    data = _archive({"tensorflow/__init__.py": b"x = 1\n" * 100})
+    folders = [tmp_path / "1", tmp_path / "2"]
+    for folder in folders:
+        folder.mkdir()
+    carry.write_parts(data, folders, 0, {"wheel": "w"})
+    with pytest.raises(SystemExit, match="missing parts"):
+        carry.unpack(folders[:1], tmp_path / "site")
+    with pytest.raises(SystemExit, match="expected one"):
+        carry.unpack(folders[1:], tmp_path / "site")
+    part = folders[1] / f"{carry.ARCHIVE}.01"
+    changed = bytearray(part.read_bytes())
+    changed[0] ^= 1
+    part.write_bytes(bytes(changed))
+    with pytest.raises(SystemExit, match="do not match"):
+        carry.unpack(folders, tmp_path / "site")
+    assert not (tmp_path / "site/tensorflow").exists()
