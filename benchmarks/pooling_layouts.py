@@ -1,12 +1,14 @@
-"""A gate's pooling and product on an (N, H*W, C) reshape against the (N, H, W, C) map itself.
+"""A gate's pooling and product on an (N, H*W, C) reshape, on the map, and as average pooling.
 
     .venv/bin/python benchmarks/pooling_layouts.py \\
         --output benchmarks/results/<date>_cpu_pooling_layouts/cpu_pooling_layouts.json
 
 The training forms of the modules reduce a reshape (one axis); the inference forms that exports
-swap in reduce the map's two spatial axes with keepdims (docs/design.md §14). This times both on
-ResNet-50's first-stage block output (16, 56, 56, 256), forward alone and forward with backward,
-with XLA on and off, in interleaved rounds; medians in milliseconds.
+swap in reduce the map's two spatial axes with keepdims (docs/design.md §14). A third form takes
+the mean as an average pooling with a window the size of the map (``tf.nn.avg_pool2d``, which
+oneDNN runs without XLA). This times them on ResNet-50's first-stage block output
+(16, 56, 56, 256), forward alone and forward with backward, with XLA on and off, in interleaved
+rounds; medians in milliseconds.
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ def main() -> None:
 
         return step
 
+    def pooled(x):
+        mean = tf.nn.avg_pool2d(x, x.shape[1:3], strides=1, padding="VALID")
+        return x * tf.sigmoid(mean * weight)
+
     functions = {}
     for xla in (False, True):
-        for name, form in (("reshape", reshaped), ("maps", maps)):
+        for name, form in (("reshape", reshaped), ("maps", maps), ("avg_pool", pooled)):
             functions[f"{name} forward, XLA {'on' if xla else 'off'}"] = tf.function(
                 form, jit_compile=xla
             )
