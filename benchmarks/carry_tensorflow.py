@@ -10,11 +10,13 @@ packages, into a folder to put on ``PYTHONPATH``.
 
     python benchmarks/carry_tensorflow.py pack --output /tmp/tfpack --parts 2 \\
         --also keras==3.15.1 namex==0.1.0 optree==0.20.0 protobuf==7.36.2
-    python3 benchmarks/carry_tensorflow.py unpack /tmp/tfpack/1 /tmp/tfpack/2 --target /tmp/site
+    python3 benchmarks/carry_tensorflow.py unpack /tmp/tfpack/1 /tmp/tfpack/2 --target /tmp/tfsite
 
 Left out of the wheel: the C++ headers (``include/``, for building extensions), StableHLO's
 Python extension (the converters' quantiser) and XLA's op kernels (``_xla_ops.so``): models run
-with XLA off. ``unpack`` needs only Python's standard library and pip.
+with XLA off. ``unpack`` needs only Python's standard library (3.11.4 or later: its tar filter)
+and pip, and extracts into a new or empty folder only, so that no older TensorFlow's files are
+left beside the new ones.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -52,15 +53,6 @@ def _download(requirements: list[str], python: str, folder: Path) -> None:
     subprocess.run(command + requirements, check=True)
 
 
-def _sha256(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as file:
-            while block := file.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def pack(output: Path, version: str, python: str, parts: int, also: list[str]) -> None:
     if output.exists() and any(output.iterdir()):
         raise SystemExit(f"{output} is not empty: give a new --output folder")
@@ -81,17 +73,19 @@ def pack(output: Path, version: str, python: str, parts: int, also: list[str]) -
             ]
             archive.extractall(tree, members)
         for library in tree.rglob("*.so*"):
-            # Keeps the dynamic symbol table, which loading needs; drops the static one.
-            subprocess.run(["strip", "--strip-unneeded", str(library)], check=True)
+            if library.read_bytes()[:4] == b"\x7fELF":
+                # Keeps the dynamic symbol table, which loading needs; drops the static one.
+                subprocess.run(["strip", "--strip-unneeded", str(library)], check=True)
         print(f"packing {len(members)} files of {wheel.name}", flush=True)
         archive_path = tmp / ARCHIVE
         with archive_path.open("wb") as file:
             tar = subprocess.Popen(
                 ["tar", "-cf", "-", "-C", str(tree), "."], stdout=subprocess.PIPE
             )
-            subprocess.run(["xz", "-9", "-T0"], stdin=tar.stdout, stdout=file, check=True)
-            if tar.wait():
-                raise SystemExit("tar failed")
+            xz = subprocess.run(["xz", "-9", "-T0"], stdin=tar.stdout, stdout=file)
+            tar.stdout.close()  # so that tar ends, rather than waits, if xz has failed
+            if tar.wait() or xz.returncode:
+                raise SystemExit("packing failed: tar or xz reported an error above")
         data = archive_path.read_bytes()
         folders = [output / str(i + 1) for i in range(parts)]
         for folder in folders:
@@ -137,20 +131,26 @@ def unpack(folders: list[Path], target: Path) -> None:
             " pass the folders of one pack"
         )
     manifest = json.loads(manifests[0].read_text())
-    found = {path.name: path for folder in folders for path in folder.glob(f"{ARCHIVE}.??")}
-    missing = [name for name in manifest["parts"] if name not in found]
-    if missing:
-        raise SystemExit(f"missing parts {missing}: pass every folder pack wrote")
-    paths = [found[name] for name in manifest["parts"]]
-    if _sha256(paths) != manifest["sha256"]:
-        raise SystemExit("the joined parts do not match the packed archive: copy them again")
-    target.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in manifest["parts"]:
+        found = [folder / name for folder in folders if (folder / name).is_file()]
+        if not found:
+            raise SystemExit(f"missing part {name}: pass every folder pack wrote")
+        paths.append(found[0])
+    if target.exists() and any(target.iterdir()):
+        raise SystemExit(f"{target} is not empty: unpack into a new folder")
     with tempfile.TemporaryDirectory(prefix="carry_tensorflow_") as tmp:
         joined = Path(tmp) / ARCHIVE
+        digest = hashlib.sha256()
         with joined.open("wb") as file:
             for path in paths:
                 with path.open("rb") as part:
-                    shutil.copyfileobj(part, file)
+                    while block := part.read(1 << 20):
+                        digest.update(block)
+                        file.write(block)
+        if digest.hexdigest() != manifest["sha256"]:
+            raise SystemExit("the joined parts do not match the packed archive: copy them again")
+        target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(joined, "r:xz") as archive:
             archive.extractall(target, filter="data")
     wheels = [str(path) for folder in folders for path in folder.glob("*.whl")]
@@ -176,6 +176,12 @@ def unpack(folders: list[Path], target: Path) -> None:
     print(f"unpacked {manifest['wheel']} into {target}")
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more parts, not {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,7 +189,7 @@ def main() -> None:
     pack_parser.add_argument("--output", type=Path, required=True)
     pack_parser.add_argument("--version", default="2.21.0", help="tensorflow-cpu version")
     pack_parser.add_argument("--python", default="3.12", help="the other machine's Python")
-    pack_parser.add_argument("--parts", type=int, default=2)
+    pack_parser.add_argument("--parts", type=_positive, default=2)
     pack_parser.add_argument(
         "--also",
         nargs="*",

@@ -105,7 +105,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
-    import tensorflow  # noqa: F401  (loaded first, so that the machine record gives its version)
+    # Loaded first, so that the machine record lists TensorFlow's threads and settings.
+    import tensorflow  # noqa: F401
 
     from srm_keras.benchmark.machine import machine_info
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 
 
@@ -13,6 +14,10 @@ def attach(package: str, names: dict[str, str]) -> tuple[Callable, Callable]:
     def __getattr__(name: str):
         if name in names:
             return getattr(importlib.import_module(f"{package}.{names[name]}"), name)
+        # A submodule not imported yet (``srm_keras.export.folding``), as an eager package
+        # that imports its submodules would have it.
+        if importlib.util.find_spec(f"{package}.{name}") is not None:
+            return importlib.import_module(f"{package}.{name}")
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:

@@ -31,3 +31,10 @@ def test_every_lazy_name_is_the_object_after_every_submodule_is_imported(package
         value = getattr(package, name)
         assert not isinstance(value, types.ModuleType), f"{package_name}.{name} is a module"
     assert set(package._NAMES) <= set(dir(package))
+
+
+@pytest.mark.parametrize("package_name", LAZY)
+def test_an_unknown_name_is_an_attribute_error(package_name):
+    package = importlib.import_module(package_name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        package.no_such_name  # noqa: B018

@@ -36,7 +36,9 @@ def _archive(files: dict[str, bytes]) -> bytes:
     return lzma.compress(buffer.getvalue())
 
 
-@pytest.mark.parametrize("parts, first_less", [(2, 0), (2, 1000), (3, 333), (2, 10**9)])
+@pytest.mark.parametrize(
+    "parts, first_less", [(1, 0), (2, 0), (2, 1000), (3, 333), (3, 8000), (2, 10**9)]
+)
 def test_parts_join_into_the_archive_and_share_the_load(carry, tmp_path, parts, first_less):
     data = bytes(range(256)) * 40 + b"tail"  # 10,244 bytes
     folders = [tmp_path / str(i) for i in range(parts)]
@@ -51,12 +53,14 @@ def test_parts_join_into_the_archive_and_share_the_load(carry, tmp_path, parts, 
     )
     assert joined == data
     loads = [sizes[0] + first_less, *sizes[1:]]
-    if first_less < len(data):
-        # Each folder's load is the even share, to within the one byte of rounding up.
-        share = -(-(len(data) + first_less) // parts)
+    share = -(-(len(data) + first_less) // parts)
+    if first_less <= share:
+        # Each folder's load is the even share (the last one's what is left), to within the
+        # byte of rounding up.
         assert all(share - parts <= load <= share for load in loads[:-1]), loads
+        assert loads[-1] <= share
     else:
-        assert sizes[0] == 0  # the wheels alone fill the first folder's share
+        assert sizes[0] == 0  # the wheels alone are more than the first folder's share
     assert not list(tmp_path.rglob("*.partial"))
 
 
@@ -76,7 +80,7 @@ def test_a_changed_or_missing_part_is_refused(carry, tmp_path):
     for folder in folders:
         folder.mkdir()
     carry.write_parts(data, folders, 0, {"wheel": "w"})
-    with pytest.raises(SystemExit, match="missing parts"):
+    with pytest.raises(SystemExit, match="missing part"):
         carry.unpack(folders[:1], tmp_path / "site")
     with pytest.raises(SystemExit, match="expected one"):
         carry.unpack(folders[1:], tmp_path / "site")
@@ -86,4 +90,17 @@ def test_a_changed_or_missing_part_is_refused(carry, tmp_path):
     part.write_bytes(bytes(changed))
     with pytest.raises(SystemExit, match="do not match"):
         carry.unpack(folders, tmp_path / "site")
+    assert not (tmp_path / "site/tensorflow").exists()
+
+
+def test_unpack_refuses_a_folder_with_files_in_it(carry, tmp_path):
+    # An older TensorFlow's files left beside the new ones would be imported with them.
+    data = _archive({"tensorflow/__init__.py": b"x = 1\n"})
+    folder = tmp_path / "1"
+    folder.mkdir()
+    carry.write_parts(data, [folder], 0, {"wheel": "w"})
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "old.py").write_text("")
+    with pytest.raises(SystemExit, match="not empty"):
+        carry.unpack([folder], tmp_path / "site")
     assert not (tmp_path / "site/tensorflow").exists()

@@ -24,9 +24,18 @@ def test_import_srm_keras_does_not_load_the_exporters():
     assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
 
 
+def test_a_submodule_is_reached_as_an_attribute_as_the_readme_writes_it():
+    # README: srm_keras.export.folding.fold_model(model), in a fresh interpreter where nothing
+    # has imported the submodule yet.
+    code = "import srm_keras; print(srm_keras.export.folding.fold_model.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "fold_model", out.stderr[-2000:]
+
+
 def test_the_inference_forms_import_without_the_converters_or_datasets():
     # The benchmarks fold models on machines with TensorFlow but without tensorflow-datasets or
-    # the converters (BENCHMARKS.md, "On an Intel Xeon"): the package's names load on first use.
+    # the converters (BENCHMARKS.md, "TensorFlow on the Intel Xeon"): the package's names load
+    # on first use.
     code = (
         "import sys; from srm_keras.export.folding import fold_model; "
         "print(sorted(m for m in ('tensorflow_datasets', 'tf2onnx', 'onnx', 'srm_keras.data')"
