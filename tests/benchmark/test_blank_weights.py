@@ -8,7 +8,6 @@ export.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,15 +16,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "blank_weights.py"
-
 
 @pytest.fixture(scope="module")
-def blank_weights():
-    spec = importlib.util.spec_from_file_location("blank_weights", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def blank_weights(load_script):
+    return load_script("blank_weights")
 
 
 def _onnx_file(path: Path) -> list[np.ndarray]:

@@ -7,23 +7,16 @@ unpacking with a message rather than leave a broken TensorFlow behind.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import lzma
 import tarfile
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "carry_tensorflow.py"
-
 
 @pytest.fixture(scope="module")
-def carry():
-    spec = importlib.util.spec_from_file_location("carry_tensorflow", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def carry(load_script):
+    return load_script("carry_tensorflow")
 
 
 def _archive(files: dict[str, bytes]) -> bytes:

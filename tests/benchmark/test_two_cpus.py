@@ -3,20 +3,14 @@ among those the process may use, or a refusal (never CPUs that share a core's un
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "two_cpus.py"
-
 
 @pytest.fixture(scope="module")
-def two_cpus():
-    spec = importlib.util.spec_from_file_location("two_cpus", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.two_cpus
+def two_cpus(load_script):
+    return load_script("two_cpus").two_cpus
 
 
 def _sysfs(root: Path, topology: dict[int, tuple[int, int]]) -> Path:
