@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -150,29 +151,19 @@ def unpack(folders: list[Path], target: Path) -> None:
                         file.write(block)
         if digest.hexdigest() != manifest["sha256"]:
             raise SystemExit("the joined parts do not match the packed archive: copy them again")
-        target.mkdir(parents=True, exist_ok=True)
+        # Built beside the target and renamed into place once complete: a run cut short leaves
+        # no half-extracted TensorFlow where the next run would import it.
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
         with tarfile.open(joined, "r:xz") as archive:
-            archive.extractall(target, filter="data")
+            archive.extractall(partial, filter="data")
     wheels = [str(path) for folder in folders for path in folder.glob("*.whl")]
     if wheels:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-index",
-                "--no-deps",
-                "--no-compile",
-                "--no-cache-dir",
-                "--upgrade",
-                "--target",
-                str(target),
-                *wheels,
-            ],
-            check=True,
-        )
+        pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps"]
+        pip += ["--no-compile", "--no-cache-dir", "--upgrade", "--target", str(partial)]
+        subprocess.run(pip + wheels, check=True)
+    partial.replace(target)  # an empty target folder is replaced too
     print(f"unpacked {manifest['wheel']} into {target}")
 
 

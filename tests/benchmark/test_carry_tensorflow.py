@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import lzma
+import subprocess
 import tarfile
 
 import pytest
@@ -63,8 +64,10 @@ def test_unpack_extracts_the_joined_archive(carry, tmp_path):
     for folder in folders:
         folder.mkdir()
     carry.write_parts(data, folders, 0, {"wheel": "tensorflow_cpu-x.whl"})
+    (tmp_path / "site").mkdir()  # an empty folder is taken
     carry.unpack(folders, tmp_path / "site")
     assert (tmp_path / "site/tensorflow/__init__.py").read_text() == "VERSION = 'carried'\n"
+    assert not (tmp_path / "site.partial").exists()
 
 
 def test_a_changed_or_missing_part_is_refused(carry, tmp_path):
@@ -97,3 +100,16 @@ def test_unpack_refuses_a_folder_with_files_in_it(carry, tmp_path):
     with pytest.raises(SystemExit, match="not empty"):
         carry.unpack([folder], tmp_path / "site")
     assert not (tmp_path / "site/tensorflow").exists()
+
+
+def test_an_unpacking_cut_short_leaves_no_target(carry, tmp_path):
+    # A wheel pip cannot install fails the last step: the extracted files stay beside the
+    # target, never in it, so the next run neither imports half a TensorFlow nor is refused.
+    data = _archive({"tensorflow/__init__.py": b"x = 1\n"})
+    folder = tmp_path / "1"
+    folder.mkdir()
+    carry.write_parts(data, [folder], 0, {"wheel": "w"})
+    (folder / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip file")
+    with pytest.raises(subprocess.CalledProcessError):
+        carry.unpack([folder], tmp_path / "site")
+    assert not (tmp_path / "site").exists()
