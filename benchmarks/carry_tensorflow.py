@@ -14,23 +14,25 @@ packages, into a folder to put on ``PYTHONPATH``.
 
 Left out of the wheel: the C++ headers (``include/``, for building extensions), StableHLO's
 Python extension (the converters' quantiser) and XLA's op kernels (``_xla_ops.so``): models run
-with XLA off. ``unpack`` needs only Python's standard library (3.11.4 or later: its tar filter)
-and pip, and extracts into a new or empty folder only, so that no older TensorFlow's files are
-left beside the new ones.
+with XLA off. ``unpack`` needs Python 3.11.4 or later (its tar filter), pip and this
+repository's ``srm_keras.storage`` (standard library only), and extracts into a new or empty
+folder only, so that no older TensorFlow's files are left beside the new ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from srm_keras import storage  # noqa: E402
 
 ARCHIVE = "tensorflow.tar.xz"
 MANIFEST = "carry_tensorflow.json"
@@ -110,18 +112,10 @@ def write_parts(data: bytes, folders: list[Path], first_less: int, about: dict) 
     names = []
     for i, (folder, start, end) in enumerate(zip(folders, [0, *ends[:-1]], ends)):
         names.append(f"{ARCHIVE}.{i:02d}")
-        _write_whole(folder / names[-1], data[start:end])
+        storage.write_bytes(folder / names[-1], data[start:end])
     manifest = {**about, "parts": names, "sha256": hashlib.sha256(data).hexdigest()}
     manifest["bytes"] = len(data)
-    _write_whole(folders[0] / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    """Writes ``path`` whole or not at all (a part cut short would fail the checksum anyway,
-    but would look like a finished pack)."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    storage.write_json(folders[0] / MANIFEST, manifest)
 
 
 def unpack(folders: list[Path], target: Path) -> None:
@@ -131,7 +125,7 @@ def unpack(folders: list[Path], target: Path) -> None:
             f"expected one {MANIFEST} among {[str(f) for f in folders]}, found {len(manifests)}:"
             " pass the folders of one pack"
         )
-    manifest = json.loads(manifests[0].read_text())
+    manifest = storage.read_json(manifests[0])
     paths = []
     for name in manifest["parts"]:
         found = [folder / name for folder in folders if (folder / name).is_file()]
@@ -140,7 +134,9 @@ def unpack(folders: list[Path], target: Path) -> None:
         paths.append(found[0])
     if target.exists() and any(target.iterdir()):
         raise SystemExit(f"{target} is not empty: unpack into a new folder")
-    with tempfile.TemporaryDirectory(prefix="carry_tensorflow_") as tmp:
+    # Built beside the target and renamed into place once complete: a run cut short leaves no
+    # half-extracted TensorFlow where the next run would import it.
+    with storage.staging_folder(target) as staging, tempfile.TemporaryDirectory() as tmp:
         joined = Path(tmp) / ARCHIVE
         digest = hashlib.sha256()
         with joined.open("wb") as file:
@@ -151,19 +147,14 @@ def unpack(folders: list[Path], target: Path) -> None:
                         file.write(block)
         if digest.hexdigest() != manifest["sha256"]:
             raise SystemExit("the joined parts do not match the packed archive: copy them again")
-        # Built beside the target and renamed into place once complete: a run cut short leaves
-        # no half-extracted TensorFlow where the next run would import it.
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
         with tarfile.open(joined, "r:xz") as archive:
-            archive.extractall(partial, filter="data")
-    wheels = [str(path) for folder in folders for path in folder.glob("*.whl")]
-    if wheels:
-        pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps"]
-        pip += ["--no-compile", "--no-cache-dir", "--upgrade", "--target", str(partial)]
-        subprocess.run(pip + wheels, check=True)
-    partial.replace(target)  # an empty target folder is replaced too
+            archive.extractall(staging, filter="data")
+        wheels = [str(path) for folder in folders for path in folder.glob("*.whl")]
+        if wheels:
+            pip = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps"]
+            pip += ["--no-compile", "--no-cache-dir", "--upgrade", "--target", str(staging)]
+            subprocess.run(pip + wheels, check=True)
+        storage.publish_folder(staging, target, replace=True)  # an empty target folder
     print(f"unpacked {manifest['wheel']} into {target}")
 
 

@@ -11,6 +11,7 @@ import io
 import lzma
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,15 @@ def _archive(files: dict[str, bytes]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return lzma.compress(buffer.getvalue())
+
+
+def _packed(carry, root: Path, files: dict[str, bytes], parts: int = 1) -> list[Path]:
+    """``files`` archived as pack writes them, in ``parts`` folders under ``root``."""
+    folders = [root / str(i + 1) for i in range(parts)]
+    for folder in folders:
+        folder.mkdir()
+    carry.write_parts(_archive(files), folders, 0, {"wheel": "tensorflow_cpu-x.whl"})
+    return folders
 
 
 @pytest.mark.parametrize(
@@ -59,23 +69,15 @@ def test_parts_join_into_the_archive_and_share_the_load(carry, tmp_path, parts, 
 
 
 def test_unpack_extracts_the_joined_archive(carry, tmp_path):
-    data = _archive({"tensorflow/__init__.py": b"VERSION = 'carried'\n"})
-    folders = [tmp_path / "1", tmp_path / "2"]
-    for folder in folders:
-        folder.mkdir()
-    carry.write_parts(data, folders, 0, {"wheel": "tensorflow_cpu-x.whl"})
+    folders = _packed(carry, tmp_path, {"tensorflow/__init__.py": b"VERSION = 'carried'\n"}, 2)
     (tmp_path / "site").mkdir()  # an empty folder is taken
     carry.unpack(folders, tmp_path / "site")
     assert (tmp_path / "site/tensorflow/__init__.py").read_text() == "VERSION = 'carried'\n"
-    assert not (tmp_path / "site.partial").exists()
+    assert not list(tmp_path.glob(".site*"))  # no staging folder left
 
 
 def test_a_changed_or_missing_part_is_refused(carry, tmp_path):
-    data = _archive({"tensorflow/__init__.py": b"x = 1\n" * 100})
-    folders = [tmp_path / "1", tmp_path / "2"]
-    for folder in folders:
-        folder.mkdir()
-    carry.write_parts(data, folders, 0, {"wheel": "w"})
+    folders = _packed(carry, tmp_path, {"tensorflow/__init__.py": b"x = 1\n" * 100}, 2)
     with pytest.raises(SystemExit, match="missing part"):
         carry.unpack(folders[:1], tmp_path / "site")
     with pytest.raises(SystemExit, match="expected one"):
@@ -91,10 +93,7 @@ def test_a_changed_or_missing_part_is_refused(carry, tmp_path):
 
 def test_unpack_refuses_a_folder_with_files_in_it(carry, tmp_path):
     # An older TensorFlow's files left beside the new ones would be imported with them.
-    data = _archive({"tensorflow/__init__.py": b"x = 1\n"})
-    folder = tmp_path / "1"
-    folder.mkdir()
-    carry.write_parts(data, [folder], 0, {"wheel": "w"})
+    (folder,) = _packed(carry, tmp_path, {"tensorflow/__init__.py": b"x = 1\n"})
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "old.py").write_text("")
     with pytest.raises(SystemExit, match="not empty"):
@@ -103,13 +102,11 @@ def test_unpack_refuses_a_folder_with_files_in_it(carry, tmp_path):
 
 
 def test_an_unpacking_cut_short_leaves_no_target(carry, tmp_path):
-    # A wheel pip cannot install fails the last step: the extracted files stay beside the
-    # target, never in it, so the next run neither imports half a TensorFlow nor is refused.
-    data = _archive({"tensorflow/__init__.py": b"x = 1\n"})
-    folder = tmp_path / "1"
-    folder.mkdir()
-    carry.write_parts(data, [folder], 0, {"wheel": "w"})
+    # A wheel pip cannot install fails the last step: the extracted files never reach the
+    # target, so the next run neither imports half a TensorFlow nor is refused.
+    (folder,) = _packed(carry, tmp_path, {"tensorflow/__init__.py": b"x = 1\n"})
     (folder / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip file")
     with pytest.raises(subprocess.CalledProcessError):
         carry.unpack([folder], tmp_path / "site")
     assert not (tmp_path / "site").exists()
+    assert not list(tmp_path.glob(".site*"))  # nor the half-built folder beside it
